@@ -58,7 +58,9 @@ impl Timestamp {
     pub fn parse_rfc3339(text: &str) -> Result<Self, String> {
         DateTime::parse_from_rfc3339(text.trim())
             .map(|dt| Timestamp(dt.timestamp_millis()))
-            .map_err(|e| format!("`{text}` is not an RFC 3339 time such as 2025-09-04T17:25:47Z ({e})"))
+            .map_err(|e| {
+                format!("`{text}` is not an RFC 3339 time such as 2025-09-04T17:25:47Z ({e})")
+            })
     }
 }
 

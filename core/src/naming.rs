@@ -1,0 +1,122 @@
+//! Names the policy and its shells must agree on: SSM parameter paths, runner names, client
+//! tokens. Terraform scopes IAM to the same paths (see `contracts/lambda-env.json`).
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+
+/// SSM parameter holding an instance's registration token or JIT config.
+pub fn token_parameter(prefix: &str, instance_id: &str) -> String {
+    format!("/{prefix}/runners/tokens/{instance_id}")
+}
+
+/// The path under which every token parameter lives (for listing).
+pub fn token_parameter_path(prefix: &str) -> String {
+    format!("/{prefix}/runners/tokens/")
+}
+
+/// The put-if-absent record that makes a duplicate delivery of a job harmless.
+pub fn launch_claim_parameter(prefix: &str, job_id: u64, run_attempt: u32) -> String {
+    format!("/{prefix}/runners/launch-claims/{job_id}-{run_attempt}")
+}
+
+pub fn launch_claim_path(prefix: &str) -> String {
+    format!("/{prefix}/runners/launch-claims/")
+}
+
+/// Parses `{job_id}-{run_attempt}` from a claim parameter name.
+pub fn parse_launch_claim(name: &str) -> Option<(u64, u32)> {
+    let last = name.rsplit('/').next()?;
+    let (job, attempt) = last.split_once('-')?;
+    Some((job.parse().ok()?, attempt.parse().ok()?))
+}
+
+/// A job interrupted by a spot reclaim, to re-run when its run completes.
+pub fn interrupted_job_parameter(prefix: &str, run_id: u64, job_id: u64) -> String {
+    format!("/{prefix}/runners/interrupted-jobs/{run_id}/{job_id}")
+}
+
+pub fn interrupted_jobs_path(prefix: &str, run_id: u64) -> String {
+    format!("/{prefix}/runners/interrupted-jobs/{run_id}/")
+}
+
+pub fn config_parameter(prefix: &str) -> String {
+    format!("/{prefix}/config")
+}
+
+/// GitHub runner name of an instance: the instance id behind `runner_name_prefix`.
+pub fn runner_name(config: &Config, instance_id: &str) -> String {
+    format!("{}{}", config.runner_name_prefix, instance_id)
+}
+
+/// The instance a runner name belongs to, when the name is one this pool gives.
+pub fn instance_of_runner<'a>(config: &Config, runner_name: &'a str) -> Option<&'a str> {
+    runner_name
+        .strip_prefix(config.runner_name_prefix.as_str())
+        .filter(|id| id.starts_with("i-") && id.len() > 2)
+}
+
+/// Short stable digest of the prefix, so two pools in one account never share a client token.
+fn prefix_digest(prefix: &str) -> String {
+    let d = Sha256::digest(prefix.as_bytes());
+    hex::encode(&d[..4])
+}
+
+/// EC2 ClientToken for launching for a job: distinct per launch option (so failover is not
+/// answered from idempotency) and per delivery (so a retry after a failure launches anew), at
+/// most 64 characters.
+pub fn job_client_token(
+    prefix: &str,
+    job_id: u64,
+    run_attempt: u32,
+    option: u32,
+    receive_count: u32,
+) -> String {
+    format!(
+        "fl-{}-{job_id}-{run_attempt}-o{option}-r{receive_count}",
+        prefix_digest(prefix)
+    )
+}
+
+pub fn pool_client_token(prefix: &str, now_ms: i64, option: u32) -> String {
+    format!("fl-{}-pool-{now_ms}-o{option}", prefix_digest(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_tokens_fit_and_differ_per_option() {
+        let a = job_client_token("github-actions", u64::MAX, u32::MAX, 1, u32::MAX);
+        assert!(a.len() <= 64, "{a} is {} chars", a.len());
+        assert_ne!(
+            job_client_token("p", 1, 1, 0, 1),
+            job_client_token("p", 1, 1, 1, 1)
+        );
+        assert_ne!(
+            job_client_token("p", 1, 1, 0, 1),
+            job_client_token("q", 1, 1, 0, 1)
+        );
+        assert!(pool_client_token("github-actions", i64::MAX, 9).len() <= 64);
+    }
+
+    #[test]
+    fn runner_names_round_trip() {
+        let c = Config {
+            runner_name_prefix: "gh-".into(),
+            ..Config::default()
+        };
+        let name = runner_name(&c, "i-0abc");
+        assert_eq!(name, "gh-i-0abc");
+        assert_eq!(instance_of_runner(&c, &name), Some("i-0abc"));
+        assert_eq!(instance_of_runner(&c, "my runner"), None);
+    }
+
+    #[test]
+    fn claim_names_parse() {
+        let n = launch_claim_parameter("p", 42, 3);
+        assert_eq!(parse_launch_claim(&n), Some((42, 3)));
+        assert_eq!(parse_launch_claim("/p/x/garbage"), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! Scale-down: the pool's instances against GitHub's runner list.
+//!
+//! - A busy runner is never touched.
+//! - An idle runner younger than `minimum_running_time_in_minutes` stays.
+//! - Inside an `idle_config` window, `idleCount` idle runners stay, chosen by its eviction
+//!   strategy; the rest are deregistered, and only once GitHub has let go of a runner (a 422 means
+//!   it just turned busy) is its instance terminated.
+//! - An instance with no runner past `runner_boot_time_in_minutes` is tagged orphan; still
+//!   without a runner on a following cycle, it is terminated.
+//! - Past `instance_max_lifetime_in_minutes`, a runner that is not busy goes regardless of quota.
+//! - Offline runners of this pool with no instance left are deregistered; token parameters of
+//!   instances that are gone and old launch claims are deleted.
+
+use std::collections::BTreeMap;
+
+use crate::command::{Command, RemovalReason};
+use crate::config::{Config, EvictionStrategy};
+use crate::cron::parse_idle_cron;
+use crate::labels::runner_covers_job;
+use crate::model::{Fleet, Instance, Runner};
+use crate::naming;
+use crate::tags;
+use crate::time::{Timestamp, SECOND};
+
+/// `idle_config` windows are read with v7's tolerance.
+pub const IDLE_WINDOW_TOLERANCE_MS: i64 = 5 * SECOND;
+/// A token parameter of an instance that is gone is kept this long (it may belong to a launch
+/// DescribeInstances has not caught up with).
+pub const TOKEN_GRACE_MS: i64 = 60 * SECOND;
+
+/// The idle quota in force at `now`: the first `idle_config` entry whose window holds.
+pub fn idle_quota(config: &Config, now: Timestamp) -> (u32, EvictionStrategy) {
+    config
+        .idle_config
+        .iter()
+        .find(|c| {
+            parse_idle_cron(&c.cron, &c.time_zone)
+                .map(|s| s.holds_near(now, IDLE_WINDOW_TOLERANCE_MS))
+                .unwrap_or(false)
+        })
+        .map(|c| (c.idle_count, c.eviction_strategy))
+        .unwrap_or((0, EvictionStrategy::OldestFirst))
+}
+
+pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command> {
+    let mut commands = Vec::new();
+    let runners_by_name: BTreeMap<&str, &Runner> =
+        fleet.runners.iter().map(|r| (r.name.as_str(), r)).collect();
+    let min_running = config.minimum_running_time_ms();
+    let boot_time = config.boot_time_ms();
+    let max_lifetime = config.max_lifetime_ms();
+
+    let mut live: Vec<&Instance> = fleet.live_instances().collect();
+    live.sort_by(|a, b| (a.launch_time, &a.id).cmp(&(b.launch_time, &b.id)));
+
+    let mut idle_candidates: Vec<(&Instance, &Runner)> = Vec::new();
+    for inst in &live {
+        let owner_unlisted = inst
+            .tags
+            .owner
+            .as_ref()
+            .is_some_and(|o| fleet.unlisted_owners.contains(o));
+        if owner_unlisted {
+            continue;
+        }
+        let age = now.since(inst.launch_time);
+        let name = naming::runner_name(config, &inst.id);
+        match runners_by_name.get(name.as_str()) {
+            Some(runner) => {
+                if inst.tags.orphan_since.is_some() {
+                    // It registered after all.
+                    commands.push(Command::UntagInstance {
+                        instance_id: inst.id.clone(),
+                        keys: vec![tags::ORPHAN_SINCE.to_string()],
+                    });
+                }
+                if runner.busy {
+                    continue;
+                }
+                if age >= max_lifetime {
+                    commands.push(deregister(
+                        runner,
+                        Some(&inst.id),
+                        RemovalReason::MaxLifetime,
+                    ));
+                } else if age >= min_running {
+                    idle_candidates.push((inst, runner));
+                }
+            }
+            None => {
+                if inst.tags.deregister_pending.is_some() || inst.tags.interrupted_at.is_some() {
+                    // Being reclaimed by EC2 already.
+                    continue;
+                }
+                if age < boot_time {
+                    continue;
+                }
+                if inst.tags.orphan_since.is_some() || age >= max_lifetime {
+                    commands.push(Command::TerminateInstances {
+                        instance_ids: vec![inst.id.clone()],
+                        reason: RemovalReason::Orphan,
+                    });
+                } else {
+                    commands.push(Command::TagInstance {
+                        instance_id: inst.id.clone(),
+                        tags: tags::one(tags::ORPHAN_SINCE, now.to_rfc3339()),
+                    });
+                }
+            }
+        }
+    }
+
+    let (keep, strategy) = idle_quota(config, now);
+    // `idle_candidates` is oldest first.
+    let keep = (keep as usize).min(idle_candidates.len());
+    let evict: Vec<&(&Instance, &Runner)> = match strategy {
+        EvictionStrategy::OldestFirst => idle_candidates[..idle_candidates.len() - keep]
+            .iter()
+            .collect(),
+        EvictionStrategy::NewestFirst => idle_candidates[keep..].iter().collect(),
+    };
+    for (inst, runner) in evict {
+        commands.push(deregister(runner, Some(&inst.id), RemovalReason::Idle));
+    }
+
+    // Runners of this pool whose instance is gone.
+    let live_ids: Vec<&str> = live.iter().map(|i| i.id.as_str()).collect();
+    let pool_labels = config.runner_labels();
+    for runner in fleet.runners.iter() {
+        if runner.busy || runner.online || fleet.unlisted_owners.contains(&runner.owner) {
+            continue;
+        }
+        let Some(instance_id) = naming::instance_of_runner(config, &runner.name) else {
+            continue;
+        };
+        if live_ids.contains(&instance_id) {
+            continue;
+        }
+        if runner_covers_job(&runner.labels, &pool_labels) || runner.labels.is_empty() {
+            commands.push(deregister(
+                runner,
+                None,
+                RemovalReason::RunnerWithoutInstance,
+            ));
+        }
+    }
+
+    for token in fleet.tokens.iter() {
+        let gone = !live_ids.contains(&token.instance_id.as_str());
+        if gone && now.since(token.last_modified) >= TOKEN_GRACE_MS {
+            commands.push(Command::DeleteParameter {
+                name: token.name.clone(),
+                reason: format!("token of instance {} which is gone", token.instance_id),
+            });
+        }
+    }
+
+    let claim_ttl = i64::from(config.job_queue_retention_in_seconds) * SECOND;
+    for claim in fleet.claims.iter() {
+        if now.since(claim.claimed_at) >= claim_ttl {
+            commands.push(Command::DeleteParameter {
+                name: claim.name.clone(),
+                reason: "launch claim older than the build queue's retention".into(),
+            });
+        }
+    }
+    commands
+}
+
+fn deregister(runner: &Runner, instance_id: Option<&String>, reason: RemovalReason) -> Command {
+    Command::DeregisterRunner {
+        runner_id: runner.id,
+        owner: runner.owner.clone(),
+        instance_id: instance_id.cloned(),
+        reason,
+    }
+}
+
+/// GitHub let go of the runner: its instance may go.
+pub fn on_deregistered(instance_id: Option<&String>, reason: RemovalReason) -> Vec<Command> {
+    match instance_id {
+        Some(id) => vec![Command::TerminateInstances {
+            instance_ids: vec![id.clone()],
+            reason,
+        }],
+        None => Vec::new(),
+    }
+}

@@ -1,0 +1,429 @@
+//! Scale-up: a batch of queued jobs → launches, retries and discards.
+//!
+//! Per message, in order: a job GitHub already started needs nothing; a job this pool already
+//! launched for (a duplicate delivery) needs nothing; an idle runner that GitHub can give the job
+//! to gets a short while to take it; otherwise launch one instance, unless the pool is at
+//! `runners_maximum_count` — then ephemeral jobs wait on the queue for a free slot and reusable
+//! jobs are left to the busy runners.
+
+use crate::command::{
+    Claim, Command, LaunchPurpose, LaunchRequest, RegistrationMode, RunnerProvision,
+};
+use crate::config::{CapacityType, Config};
+use crate::labels::{pool_accepts_labels, runner_covers_job};
+use crate::model::{Fleet, OwnerType, QueuedJob, RunnerOwner};
+use crate::naming;
+use crate::observation::{JobMessage, JobStatus, ScaleUpBatch};
+use crate::tags;
+use crate::time::{Timestamp, MINUTE};
+
+/// A launch claim younger than this belongs to a delivery still launching.
+pub const CLAIM_IN_FLIGHT_MS: i64 = 2 * MINUTE;
+/// How long an idle runner gets to take a job before we launch anyway.
+pub const IDLE_RUNNER_GRACE_SECONDS: u32 = 20;
+/// Deliveries on which an idle runner is trusted to take the job; later ones launch.
+pub const MAX_IDLE_RUNNER_DEFERRALS: u32 = 2;
+/// Visibility delay for a job waiting for a free slot (ephemeral pools at the maximum).
+pub const MAXIMUM_REACHED_RETRY_SECONDS: u32 = 30;
+/// Visibility delay after EC2 throttled us.
+pub const THROTTLED_RETRY_SECONDS: u32 = 30;
+/// Visibility delay after a launch failed for lack of capacity or another error.
+pub const LAUNCH_FAILED_RETRY_SECONDS: u32 = 60;
+
+/// Error codes meaning "slow down", retried through the queue.
+pub const THROTTLING_ERRORS: &[&str] =
+    &["RequestLimitExceeded", "Throttling", "ThrottlingException"];
+
+/// Whether the shell should ask GitHub for each job's status before deciding.
+pub fn wants_job_status(config: &Config) -> bool {
+    config.job_queued_check()
+}
+
+/// Where runners for this job register.
+pub fn owner_for(config: &Config, repo_owner: &str, repo_full_name: &str) -> RunnerOwner {
+    if config.enable_organization_runners {
+        RunnerOwner::Org(repo_owner.to_string())
+    } else {
+        RunnerOwner::Repo(repo_full_name.to_string())
+    }
+}
+
+fn job_owner(config: &Config, job: &QueuedJob) -> RunnerOwner {
+    owner_for(config, &job.repo.owner, &job.repo.full_name())
+}
+
+pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<Command> {
+    let fleet = &batch.fleet;
+    let runner_labels = config.runner_labels();
+    let mut live = fleet.live_instances().count() as u64;
+    let max = u64::from(config.runners_maximum_count);
+    // Idle runners GitHub could hand a queued job to; each is counted for one job only.
+    let mut idle_taken = vec![false; fleet.runners.len()];
+    let mut commands = Vec::new();
+
+    for msg in &batch.messages {
+        let job = &msg.job;
+        let discard = |reason: String| Command::DiscardMessage {
+            message_id: msg.message_id.clone(),
+            reason,
+        };
+        if !pool_accepts_labels(
+            &runner_labels,
+            &job.labels,
+            config.enable_runner_workflow_job_labels_check_all,
+        ) {
+            commands.push(discard(format!(
+                "labels {:?} are not served by this pool",
+                job.labels
+            )));
+            continue;
+        }
+        if config.enable_organization_runners && job.repo.owner_type == OwnerType::User {
+            commands.push(discard(
+                "organization runners cannot serve a user-owned repository".into(),
+            ));
+            continue;
+        }
+        match &msg.status {
+            JobStatus::InProgress | JobStatus::Completed => {
+                commands.push(discard("job already picked up by a runner".into()));
+                continue;
+            }
+            JobStatus::NotFound => {
+                commands.push(discard("job no longer exists at GitHub".into()));
+                continue;
+            }
+            JobStatus::NotChecked | JobStatus::Queued | JobStatus::Unknown { .. } => {}
+        }
+        if let Some(inst) = fleet.live_instances().find(|i| {
+            i.tags.launched_for == Some(job.job_id)
+                && i.tags.run_attempt.unwrap_or(1) == job.run_attempt
+        }) {
+            commands.push(discard(format!(
+                "duplicate delivery: instance {} was launched for this job",
+                inst.id
+            )));
+            continue;
+        }
+        let stale_claim = match msg.claimed_at {
+            Some(at) if now.since(at) < CLAIM_IN_FLIGHT_MS => {
+                commands.push(discard(format!(
+                    "duplicate delivery: a launch for this job was claimed at {at}"
+                )));
+                continue;
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let owner = job_owner(config, job);
+        if let Some(slot) = idle_runner_for(fleet, &idle_taken, &owner, &job.labels) {
+            idle_taken[slot] = true;
+            match msg.status {
+                // Nobody will tell us whether the idle runner took it: trust GitHub to assign it.
+                JobStatus::NotChecked => {
+                    commands.push(discard(format!(
+                        "idle runner {} can take the job",
+                        fleet.runners[slot].name
+                    )));
+                    continue;
+                }
+                _ if msg.receive_count <= MAX_IDLE_RUNNER_DEFERRALS => {
+                    commands.push(Command::RetryMessage {
+                        message_id: msg.message_id.clone(),
+                        delay_seconds: IDLE_RUNNER_GRACE_SECONDS,
+                        reason: format!(
+                            "idle runner {} can take the job; check again",
+                            fleet.runners[slot].name
+                        ),
+                    });
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        if live >= max {
+            if config.enable_ephemeral_runners {
+                commands.push(Command::RetryMessage {
+                    message_id: msg.message_id.clone(),
+                    delay_seconds: MAXIMUM_REACHED_RETRY_SECONDS,
+                    reason: format!(
+                        "runners_maximum_count ({max}) reached; waiting for a free slot"
+                    ),
+                });
+            } else {
+                commands.push(discard(format!(
+                    "runners_maximum_count ({max}) reached; the pool's runners will take the job"
+                )));
+            }
+            continue;
+        }
+        live += 1;
+        commands.push(Command::Launch(job_launch(
+            config,
+            msg,
+            owner,
+            0,
+            stale_claim,
+        )));
+    }
+    commands
+}
+
+fn idle_runner_for(
+    fleet: &Fleet<'_>,
+    taken: &[bool],
+    owner: &RunnerOwner,
+    labels: &[String],
+) -> Option<usize> {
+    fleet.runners.iter().enumerate().find_map(|(i, r)| {
+        (!taken[i]
+            && r.online
+            && !r.busy
+            && r.owner == *owner
+            && runner_covers_job(&r.labels, labels))
+        .then_some(i)
+    })
+}
+
+/// The capacity type of each launch option, in order of preference.
+pub fn launch_option(config: &Config, option: u32) -> Option<CapacityType> {
+    match (option, config.instance_target_capacity_type) {
+        (0, capacity) => Some(capacity),
+        (1, CapacityType::Spot)
+            if !config
+                .enable_runner_on_demand_failover_for_errors
+                .is_empty() =>
+        {
+            Some(CapacityType::OnDemand)
+        }
+        _ => None,
+    }
+}
+
+fn base_request(
+    config: &Config,
+    purpose: LaunchPurpose,
+    owner: RunnerOwner,
+    count: u32,
+    option: u32,
+    client_token: String,
+    claim: Option<Claim>,
+) -> Option<LaunchRequest> {
+    let capacity_type = launch_option(config, option)?;
+    let launched_for = match &purpose {
+        LaunchPurpose::Job { job, .. } => Some((job.job_id, job.run_attempt)),
+        LaunchPurpose::Pool { .. } => None,
+    };
+    Some(LaunchRequest {
+        tags: tags::at_launch(&config.prefix, &owner, launched_for),
+        purpose,
+        owner,
+        count,
+        option,
+        capacity_type,
+        instance_types: config.instance_types.clone(),
+        allocation_strategy: match capacity_type {
+            CapacityType::Spot => config.instance_allocation_strategy,
+            CapacityType::OnDemand => crate::config::AllocationStrategy::LowestPrice,
+        },
+        max_spot_price: match capacity_type {
+            CapacityType::Spot => config.instance_max_spot_price.clone(),
+            CapacityType::OnDemand => None,
+        },
+        client_token,
+        claim,
+    })
+}
+
+fn job_launch(
+    config: &Config,
+    msg: &JobMessage,
+    owner: RunnerOwner,
+    option: u32,
+    stale_claim: bool,
+) -> LaunchRequest {
+    let job = &msg.job;
+    base_request(
+        config,
+        LaunchPurpose::Job {
+            message_id: msg.message_id.clone(),
+            job: job.clone(),
+            receive_count: msg.receive_count,
+        },
+        owner,
+        1,
+        option,
+        naming::job_client_token(
+            &config.prefix,
+            job.job_id,
+            job.run_attempt,
+            option,
+            msg.receive_count,
+        ),
+        Some(Claim {
+            parameter: naming::launch_claim_parameter(&config.prefix, job.job_id, job.run_attempt),
+            overwrite: stale_claim,
+        }),
+    )
+    .expect("option 0 always exists")
+}
+
+/// A pool launch of `count` runners for `owner`.
+pub fn pool_launch(
+    config: &Config,
+    owner: RunnerOwner,
+    count: u32,
+    now: Timestamp,
+) -> LaunchRequest {
+    base_request(
+        config,
+        LaunchPurpose::Pool { requested_at: now },
+        owner,
+        count,
+        0,
+        naming::pool_client_token(&config.prefix, now.millis(), 0),
+        None,
+    )
+    .expect("option 0 always exists")
+}
+
+/// After CreateFleet: provision every new instance's runner.
+pub fn on_launched(
+    config: &Config,
+    request: &LaunchRequest,
+    instance_ids: &[String],
+) -> Vec<Command> {
+    let installation_id = match &request.purpose {
+        LaunchPurpose::Job { job, .. } => job.installation_id,
+        LaunchPurpose::Pool { .. } => None,
+    };
+    instance_ids
+        .iter()
+        .map(|id| {
+            Command::ProvisionRunner(RunnerProvision {
+                instance_id: id.clone(),
+                owner: request.owner.clone(),
+                installation_id,
+                runner_name: naming::runner_name(config, id),
+                labels: config.runner_labels(),
+                runner_group: config.runner_group_name.clone(),
+                mode: if config.jit_config() {
+                    RegistrationMode::JitConfig
+                } else {
+                    RegistrationMode::RegistrationToken
+                },
+                ephemeral: config.enable_ephemeral_runners,
+                token_parameter: naming::token_parameter(&config.prefix, id),
+                purpose: request.purpose.clone(),
+            })
+        })
+        .collect()
+}
+
+/// CreateFleet launched nothing: fail over, retry through the queue, or give up until the next
+/// pool tick.
+pub fn on_launch_failed(
+    config: &Config,
+    request: &LaunchRequest,
+    error_codes: &[String],
+) -> Vec<Command> {
+    let listed = !error_codes.is_empty()
+        && error_codes.iter().all(|c| {
+            config
+                .enable_runner_on_demand_failover_for_errors
+                .iter()
+                .any(|l| l == c)
+        });
+    if listed {
+        let next = request.option + 1;
+        let token = match &request.purpose {
+            LaunchPurpose::Job {
+                job, receive_count, ..
+            } => naming::job_client_token(
+                &config.prefix,
+                job.job_id,
+                job.run_attempt,
+                next,
+                *receive_count,
+            ),
+            LaunchPurpose::Pool { requested_at } => {
+                naming::pool_client_token(&config.prefix, requested_at.millis(), next)
+            }
+        };
+        if let Some(failover) = base_request(
+            config,
+            request.purpose.clone(),
+            request.owner.clone(),
+            request.count,
+            next,
+            token,
+            // The claim is ours already.
+            None,
+        ) {
+            return vec![Command::Launch(failover)];
+        }
+    }
+    let throttled = error_codes
+        .iter()
+        .any(|c| THROTTLING_ERRORS.contains(&c.as_str()));
+    match &request.purpose {
+        LaunchPurpose::Job {
+            message_id, job, ..
+        } => vec![
+            Command::ReleaseClaim {
+                parameter: naming::launch_claim_parameter(
+                    &config.prefix,
+                    job.job_id,
+                    job.run_attempt,
+                ),
+            },
+            Command::RetryMessage {
+                message_id: message_id.clone(),
+                delay_seconds: if throttled {
+                    THROTTLED_RETRY_SECONDS
+                } else {
+                    LAUNCH_FAILED_RETRY_SECONDS
+                },
+                reason: format!("launch failed: {}", error_codes.join(", ")),
+            },
+        ],
+        LaunchPurpose::Pool { .. } => Vec::new(),
+    }
+}
+
+/// Someone else holds the job's claim: this delivery is a duplicate.
+pub fn on_claim_held(request: &LaunchRequest) -> Vec<Command> {
+    match &request.purpose {
+        LaunchPurpose::Job { message_id, .. } => vec![Command::DiscardMessage {
+            message_id: message_id.clone(),
+            reason: "duplicate delivery: another invocation holds the launch claim".into(),
+        }],
+        LaunchPurpose::Pool { .. } => Vec::new(),
+    }
+}
+
+/// The instance cannot register: remove it and let the job try again.
+pub fn on_provision_failed(
+    config: &Config,
+    provision: &RunnerProvision,
+    reason: &str,
+) -> Vec<Command> {
+    let mut commands = vec![Command::TerminateInstances {
+        instance_ids: vec![provision.instance_id.clone()],
+        reason: crate::command::RemovalReason::ProvisionFailed,
+    }];
+    if let LaunchPurpose::Job {
+        message_id, job, ..
+    } = &provision.purpose
+    {
+        commands.push(Command::ReleaseClaim {
+            parameter: naming::launch_claim_parameter(&config.prefix, job.job_id, job.run_attempt),
+        });
+        commands.push(Command::RetryMessage {
+            message_id: message_id.clone(),
+            delay_seconds: LAUNCH_FAILED_RETRY_SECONDS,
+            reason: format!("runner provisioning failed: {reason}"),
+        });
+    }
+    commands
+}

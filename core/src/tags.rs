@@ -1,0 +1,123 @@
+//! Instance tags: the policy's memory between stateless invocations.
+//!
+//! Reading is forgiving (a tag with a value we cannot parse is as if absent: the worst case is
+//! that a step is repeated), writing goes through these functions only.
+
+use std::collections::BTreeMap;
+
+use crate::model::{InstanceTags, JobRef, RunnerOwner};
+use crate::time::Timestamp;
+
+pub const PREFIX: &str = "flotilla:prefix";
+pub const OWNER: &str = "flotilla:owner";
+pub const LAUNCHED_FOR: &str = "flotilla:launched-for";
+pub const RUN_ATTEMPT: &str = "flotilla:run-attempt";
+pub const ORPHAN_SINCE: &str = "flotilla:orphan-since";
+pub const CURRENT_JOB: &str = "flotilla:current-job";
+pub const INTERRUPTED_AT: &str = "flotilla:interrupted-at";
+pub const DEREGISTER_PENDING: &str = "flotilla:deregister-pending";
+
+/// `launched-for` value of instances launched by the pool schedule.
+pub const POOL: &str = "pool";
+
+/// Parses DescribeInstances tags into what the policy reads.
+pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> InstanceTags {
+    let mut tags = InstanceTags::default();
+    for (key, value) in pairs {
+        match key {
+            OWNER if !value.is_empty() => tags.owner = Some(RunnerOwner::from_tag_value(value)),
+            LAUNCHED_FOR => tags.launched_for = value.parse().ok(),
+            RUN_ATTEMPT => tags.run_attempt = value.parse().ok(),
+            ORPHAN_SINCE => tags.orphan_since = Timestamp::parse_rfc3339(value).ok(),
+            CURRENT_JOB => tags.current_job = parse_job_ref(value),
+            INTERRUPTED_AT => tags.interrupted_at = Timestamp::parse_rfc3339(value).ok(),
+            DEREGISTER_PENDING => tags.deregister_pending = Timestamp::parse_rfc3339(value).ok(),
+            _ => {}
+        }
+    }
+    tags
+}
+
+/// `owner/repo:run_id:job_id`
+pub fn job_ref_value(job: &JobRef) -> String {
+    format!("{}:{}:{}", job.repo, job.run_id, job.job_id)
+}
+
+pub fn parse_job_ref(value: &str) -> Option<JobRef> {
+    let mut parts = value.rsplitn(3, ':');
+    let job_id = parts.next()?.parse().ok()?;
+    let run_id = parts.next()?.parse().ok()?;
+    let repo = parts.next()?.to_string();
+    if repo.is_empty() {
+        return None;
+    }
+    Some(JobRef {
+        repo,
+        run_id,
+        job_id,
+    })
+}
+
+/// Tags every instance gets at launch.
+pub fn at_launch(
+    prefix: &str,
+    owner: &RunnerOwner,
+    launched_for: Option<(u64, u32)>,
+) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::new();
+    tags.insert(PREFIX.to_string(), prefix.to_string());
+    tags.insert(OWNER.to_string(), owner.tag_value().to_string());
+    match launched_for {
+        Some((job, attempt)) => {
+            tags.insert(LAUNCHED_FOR.to_string(), job.to_string());
+            tags.insert(RUN_ATTEMPT.to_string(), attempt.to_string());
+        }
+        None => {
+            tags.insert(LAUNCHED_FOR.to_string(), POOL.to_string());
+        }
+    }
+    tags
+}
+
+pub fn one(key: &str, value: impl Into<String>) -> BTreeMap<String, String> {
+    BTreeMap::from([(key.to_string(), value.into())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_tags_parse_back() {
+        let owner = RunnerOwner::Repo("octo/hello".into());
+        let written = at_launch("p", &owner, Some((7, 2)));
+        let read = parse(written.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        assert_eq!(read.owner, Some(owner));
+        assert_eq!(read.launched_for, Some(7));
+        assert_eq!(read.run_attempt, Some(2));
+        let pool = at_launch("p", &RunnerOwner::Org("octo".into()), None);
+        let read = parse(pool.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        assert_eq!(read.launched_for, None);
+        assert_eq!(read.owner, Some(RunnerOwner::Org("octo".into())));
+    }
+
+    #[test]
+    fn unparsable_values_are_absent() {
+        let read = parse([
+            (ORPHAN_SINCE, "soon"),
+            (CURRENT_JOB, "x:y"),
+            (LAUNCHED_FOR, "-1"),
+        ]);
+        assert_eq!(read, InstanceTags::default());
+    }
+
+    #[test]
+    fn job_refs_round_trip_with_colons_in_nothing_but_separators() {
+        let j = JobRef {
+            repo: "octo/hello".into(),
+            run_id: 5,
+            job_id: 9,
+        };
+        assert_eq!(parse_job_ref(&job_ref_value(&j)), Some(j));
+    }
+}
