@@ -1,1 +1,7 @@
-//! placeholder
+//! Flotilla's simulator crate: input loaders (job traces, spot and on-demand prices) and the
+//! built-in demo data. Everything here builds for wasm32 with default features off: no clock
+//! reads, no OS randomness, deterministic maths (`libm`) and ordered maps.
+
+pub mod load;
+pub mod prices;
+pub mod trace;
