@@ -64,10 +64,15 @@ pub fn decide(config: &Config, delivery: &WebhookDelivery<'_>) -> Vec<Command> {
     let Some(event) = delivery.event.as_deref().filter(|e| !e.is_empty()) else {
         return vec![respond(400, "missing X-GitHub-Event")];
     };
-    let event = match parse_event(event, &delivery.body) {
-        Ok(e) => e,
-        Err(reason) => return vec![respond(400, reason)],
-    };
+    match parse_event(event, &delivery.body) {
+        Ok(event) => decide_event(config, &event),
+        Err(reason) => vec![respond(400, reason)],
+    }
+}
+
+/// The decision for a verified, parsed event. The simulator enters here with events it builds
+/// itself (no bytes to sign), so both worlds share everything after the signature check.
+pub fn decide_event(config: &Config, event: &WebhookEvent) -> Vec<Command> {
     match event {
         WebhookEvent::Ping => vec![respond(200, "pong")],
         WebhookEvent::Other { name } => vec![respond(202, format!("{name} events are ignored"))],
@@ -110,7 +115,7 @@ pub fn decide(config: &Config, delivery: &WebhookDelivery<'_>) -> Vec<Command> {
                 && run.app_slug.as_deref() == Some("github-actions")
             {
                 vec![Command::LookupJob {
-                    repo: run.repo,
+                    repo: run.repo.clone(),
                     job_id: run.check_run_id,
                     installation_id: run.installation_id,
                 }]
@@ -125,7 +130,7 @@ pub fn decide(config: &Config, delivery: &WebhookDelivery<'_>) -> Vec<Command> {
             if run.action == "completed" {
                 vec![
                     Command::LookupInterruptedJobs {
-                        repo: run.repo,
+                        repo: run.repo.clone(),
                         run_id: run.run_id,
                         installation_id: run.installation_id,
                     },
