@@ -33,6 +33,7 @@ locals {
     scale_down_schedule_expression                                 = var.scale_down_schedule_expression
     idle_config                                                    = var.idle_config
     pool_config                                                    = var.pool_config
+    pool_runner_owner                                              = var.pool_runner_owner
     instance_types                                                 = var.instance_types
     instance_target_capacity_type                                  = var.instance_target_capacity_type
     instance_allocation_strategy                                   = var.instance_allocation_strategy

@@ -154,6 +154,22 @@ variable "pool_config" {
   }
 }
 
+variable "pool_runner_owner" {
+  description = "The organization pool runners register with (pools serve organization runners only, as in v7); required with pool_config."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.pool_runner_owner == null || try(var.pool_runner_owner != "" && !strcontains(var.pool_runner_owner, "/"), false)
+    error_message = "pool_runner_owner must name an organization (no owner/repo)."
+  }
+
+  validation {
+    condition     = length(var.pool_config) == 0 || (var.pool_runner_owner != null && var.enable_organization_runners)
+    error_message = "pool_config needs enable_organization_runners = true and pool_runner_owner (pools serve organization runners only)."
+  }
+}
+
 variable "instance_types" {
   description = "EC2 instance types the fleet may launch; CreateFleet overrides are subnet_ids x instance_types."
   type        = list(string)

@@ -3,78 +3,7 @@
 # boundary on every role. Run from terraform/: `terraform test`.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012", arn = "arn:aws:iam::123456789012:user/test", user_id = "AIDATEST" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
-  mock_data "aws_ssm_parameter" {
-    defaults = { value = "ami-0123456789abcdef0", insecure_value = "ami-0123456789abcdef0", type = "String" }
-  }
-  mock_data "aws_ami" {
-    defaults = { id = "ami-0fedcba9876543210" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
-  }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
-  mock_resource "aws_sqs_queue" {
-    defaults = { arn = "arn:aws:sqs:eu-west-1:123456789012:mock", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mock" }
-  }
-  mock_resource "aws_lambda_function" {
-    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mock", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:mock/invocations" }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-0000-0000-0000-000000000000", key_id = "00000000-0000-0000-0000-000000000000" }
-  }
-  mock_resource "aws_launch_template" {
-    defaults = { arn = "arn:aws:ec2:eu-west-1:123456789012:launch-template/lt-0123456789abcdef0", id = "lt-0123456789abcdef0", latest_version = 1 }
-  }
-  mock_resource "aws_s3_bucket" {
-    defaults = { arn = "arn:aws:s3:::mock-binaries", id = "mock-binaries" }
-  }
-  mock_resource "aws_cloudwatch_event_rule" {
-    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/mock" }
-  }
-  mock_resource "aws_apigatewayv2_api" {
-    defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:mockapi", api_endpoint = "https://mockapi.execute-api.eu-west-1.amazonaws.com" }
-  }
-  mock_resource "aws_apigatewayv2_stage" {
-    defaults = { invoke_url = "https://mockapi.execute-api.eu-west-1.amazonaws.com/" }
-  }
-  mock_resource "aws_iam_instance_profile" {
-    defaults = { arn = "arn:aws:iam::123456789012:instance-profile/mock" }
-  }
-  mock_resource "aws_security_group" {
-    defaults = { id = "sg-0123456789abcdef0", arn = "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0" }
-  }
-}
-
-# The module-created parameters get their real ARNs (the contract test compares them).
-override_resource {
-  target = aws_ssm_parameter.config
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/config" }
-}
-override_resource {
-  target = aws_ssm_parameter.github_app_id
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/app-id" }
-}
-override_resource {
-  target = aws_ssm_parameter.github_app_key_base64
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/app-key-base64" }
-}
-override_resource {
-  target = aws_ssm_parameter.github_app_webhook_secret
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/webhook-secret" }
+  source = "./tests/mocks"
 }
 
 variables {
@@ -88,19 +17,10 @@ variables {
     key_base64     = "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ=="
     webhook_secret = "not-a-secret"
   }
-  # The field names of flotilla-core's Config (core/src/config.rs CONFIG_FIELDS).
-  core_config_fields = [
-    "prefix", "aws_region", "delay_webhook_event", "enable_ephemeral_runners", "enable_organization_runners",
-    "enable_job_queued_check", "enable_jit_config", "minimum_running_time_in_minutes", "runner_boot_time_in_minutes",
-    "runners_maximum_count", "scale_down_schedule_expression", "idle_config", "pool_config", "instance_types",
-    "instance_target_capacity_type", "instance_allocation_strategy", "instance_max_spot_price",
-    "enable_runner_on_demand_failover_for_errors", "runner_os", "runner_architecture", "runner_extra_labels",
-    "runner_disable_default_labels", "runner_name_prefix", "enable_runner_workflow_job_labels_check_all",
-    "repository_white_list", "runner_group_name", "fifo_build_queue", "block_device_mappings",
-    "scale_up_reserved_concurrent_executions", "lambda_event_source_mapping_batch_size",
-    "lambda_event_source_mapping_maximum_batching_window_in_seconds", "redrive_build_queue",
-    "job_queue_retention_in_seconds", "instance_max_lifetime_in_minutes",
-  ]
+  # The field names of flotilla-core's Config, read from its source.
+  core_config_fields = flatten(regexall("\"([a-z0-9_]+)\"",
+    regex("CONFIG_FIELDS: &\\[&str\\] = &\\[([^\\]]*)\\]", file("../core/src/config.rs"))[0]
+  ))
 }
 
 run "defaults" {
@@ -190,9 +110,11 @@ run "permissions_boundary_on_every_role" {
   command = apply
 
   variables {
-    role_permissions_boundary = "arn:aws:iam::123456789012:policy/flotilla-boundary"
-    pool_config               = [{ schedule_expression = "cron(0 8 ? * MON-FRI *)", schedule_expression_timezone = "Europe/Amsterdam", size = 2 }]
-    enable_ephemeral_runners  = true
+    role_permissions_boundary   = "arn:aws:iam::123456789012:policy/flotilla-boundary"
+    pool_config                 = [{ schedule_expression = "cron(0 8 ? * MON-FRI *)", schedule_expression_timezone = "Europe/Amsterdam", size = 2 }]
+    enable_organization_runners = true
+    pool_runner_owner           = "example-org"
+    enable_ephemeral_runners    = true
   }
 
   assert {
