@@ -2,6 +2,7 @@
 //! built-in demo data. Everything here builds for wasm32 with default features off: no clock
 //! reads, no OS randomness, deterministic maths (`libm`) and ordered maps.
 
+pub mod demo;
 pub mod load;
 pub mod prices;
 pub mod trace;

@@ -5,7 +5,7 @@
 use flotilla_core::Timestamp;
 use serde::Deserialize;
 
-use super::{de, finish, parse_time, TraceFormat, TraceJob, TraceLoad, TraceStats};
+use super::{de, finish, parse_time, Interner, TraceFormat, TraceJob, TraceLoad, TraceStats};
 use crate::load::{clip, csv_error, json_error, LoadError};
 
 fn one() -> u32 {
@@ -42,6 +42,7 @@ struct Row {
 pub fn parse_canonical_jsonl(text: &str, source: &str) -> Result<TraceLoad, LoadError> {
     let mut stats = TraceStats::default();
     let mut rows = Vec::new();
+    let mut intern = Interner::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         if line.trim().is_empty() {
@@ -55,14 +56,14 @@ pub fn parse_canonical_jsonl(text: &str, source: &str) -> Result<TraceLoad, Load
                 job_id: r.job_id,
                 run_id: r.run_id,
                 run_attempt: r.run_attempt,
-                repo: r.repo,
-                workflow: r.workflow,
-                name: r.name,
-                labels: r.labels,
+                repo: intern.str(&r.repo),
+                workflow: intern.str(&r.workflow),
+                name: intern.str(&r.name),
+                labels: intern.labels(r.labels),
                 queued_at: r.queued_at,
                 started_at: r.started_at,
                 completed_at: r.completed_at,
-                conclusion: r.conclusion.filter(|c| !c.is_empty()),
+                conclusion: intern.conclusion(r.conclusion.as_deref()),
             },
         ));
     }
@@ -105,6 +106,7 @@ pub fn parse_canonical_csv(text: &str, source: &str) -> Result<TraceLoad, LoadEr
 
     let mut stats = TraceStats::default();
     let mut rows = Vec::new();
+    let mut intern = Interner::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| csv_error(source, &e))?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
@@ -145,21 +147,21 @@ pub fn parse_canonical_csv(text: &str, source: &str) -> Result<TraceLoad, LoadEr
                 ))
             })?
         };
-        let conclusion = field(c_conclusion);
+        let conclusion = intern.conclusion(Some(field(c_conclusion)));
         rows.push((
             line,
             TraceJob {
                 job_id: id(c_job, "job_id")?,
                 run_id: id(c_run, "run_id")?,
                 run_attempt,
-                repo: field(c_repo).to_string(),
-                workflow: field(c_workflow).to_string(),
-                name: field(c_name).to_string(),
-                labels: split_labels(field(c_labels)),
+                repo: intern.str(field(c_repo)),
+                workflow: intern.str(field(c_workflow)),
+                name: intern.str(field(c_name)),
+                labels: intern.labels(split_labels(field(c_labels))),
                 queued_at,
                 started_at: time(c_started, "started_at")?,
                 completed_at: time(c_completed, "completed_at")?,
-                conclusion: (!conclusion.is_empty()).then(|| conclusion.to_string()),
+                conclusion,
             },
         ));
     }
@@ -211,14 +213,14 @@ pub fn to_canonical_csv(jobs: &[TraceJob]) -> String {
             j.job_id.to_string(),
             j.run_id.to_string(),
             j.run_attempt.to_string(),
-            j.repo.clone(),
-            j.workflow.clone(),
-            j.name.clone(),
+            j.repo.to_string(),
+            j.workflow.to_string(),
+            j.name.to_string(),
             j.labels.join(";"),
             j.queued_at.to_rfc3339(),
             t(j.started_at),
             t(j.completed_at),
-            j.conclusion.clone().unwrap_or_default(),
+            j.conclusion.as_deref().unwrap_or("").to_string(),
         ]);
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()

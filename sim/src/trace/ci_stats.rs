@@ -17,7 +17,9 @@ use std::collections::BTreeMap;
 
 use flotilla_core::Timestamp;
 
-use super::{clamp_negative, finish, parse_time, TraceFormat, TraceJob, TraceLoad, TraceStats};
+use super::{
+    clamp_negative, finish, parse_time, Interner, TraceFormat, TraceJob, TraceLoad, TraceStats,
+};
 use crate::load::{clip, csv_error, LoadError};
 
 /// The labels assumed for an `os_guess` value (case-insensitive): linux → `self-hosted, linux,
@@ -79,6 +81,8 @@ pub fn parse_ci_stats_csv(text: &str, source: &str) -> Result<TraceLoad, LoadErr
 
     let mut stats = TraceStats::default();
     let mut rows: Vec<(usize, TraceJob)> = Vec::new();
+    let mut intern = Interner::new();
+    let empty = intern.str("");
     for rec in rdr.records() {
         let rec = rec.map_err(|e| csv_error(source, &e))?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
@@ -134,14 +138,14 @@ pub fn parse_ci_stats_csv(text: &str, source: &str) -> Result<TraceLoad, LoadErr
             job_id,
             run_id,
             run_attempt: 1,
-            repo: String::new(),
-            workflow: String::new(),
-            name: field(c_name).to_string(),
-            labels: labels.iter().map(|l| l.to_string()).collect(),
+            repo: empty.clone(),
+            workflow: empty.clone(),
+            name: intern.str(field(c_name)),
+            labels: intern.labels(labels.iter().map(|l| l.to_string()).collect()),
             queued_at,
             started_at,
             completed_at,
-            conclusion: conclusion_of(field(c_status)),
+            conclusion: intern.conclusion(conclusion_of(field(c_status)).as_deref()),
         };
         clamp_negative(&mut job, &mut stats);
         rows.push((line, job));
@@ -163,8 +167,7 @@ pub(crate) fn infer_queue_times(rows: &mut [(usize, TraceJob)], stats: &mut Trac
     for list in completions.values_mut() {
         list.sort_unstable();
     }
-    for i in 0..rows.len() {
-        let job = &rows[i].1;
+    for (i, (_, job)) in rows.iter_mut().enumerate() {
         let Some(started) = job.started_at else {
             continue;
         };
@@ -180,7 +183,7 @@ pub(crate) fn infer_queue_times(rows: &mut [(usize, TraceJob)], stats: &mut Trac
             .map(|&(c, _)| c);
         if let Some(c) = latest {
             if c > job.queued_at {
-                rows[i].1.queued_at = c;
+                job.queued_at = c;
                 stats.queued_inferred += 1;
             }
         }

@@ -5,7 +5,7 @@
 use flotilla_core::Timestamp;
 use serde::Deserialize;
 
-use super::{de, finish, TraceFormat, TraceJob, TraceLoad, TraceStats};
+use super::{de, finish, Interner, TraceFormat, TraceJob, TraceLoad, TraceStats};
 use crate::load::{json_values, LoadError};
 
 #[derive(Deserialize)]
@@ -107,10 +107,11 @@ pub fn parse_github_jobs(text: &str, source: &str) -> Result<TraceLoad, LoadErro
     }
     let mut stats = TraceStats::default();
     let mut rows = Vec::new();
+    let mut intern = Interner::new();
     for (line, page) in pages {
         for job in page.jobs {
             stats.rows_read += 1;
-            if let Some(j) = to_trace_job(job, line, &mut stats) {
+            if let Some(j) = to_trace_job(job, line, &mut stats, &mut intern) {
                 rows.push((line, j));
             }
         }
@@ -118,7 +119,12 @@ pub fn parse_github_jobs(text: &str, source: &str) -> Result<TraceLoad, LoadErro
     Ok(finish(source, TraceFormat::GithubJobs, rows, stats))
 }
 
-fn to_trace_job(job: RestJob, line: usize, stats: &mut TraceStats) -> Option<TraceJob> {
+fn to_trace_job(
+    job: RestJob,
+    line: usize,
+    stats: &mut TraceStats,
+    intern: &mut Interner,
+) -> Option<TraceJob> {
     let ran = job.ran();
     let started_at = if ran { job.started_at } else { None };
     let completed = matches!(job.status.as_deref(), None | Some("completed"));
@@ -141,15 +147,15 @@ fn to_trace_job(job: RestJob, line: usize, stats: &mut TraceStats) -> Option<Tra
         job_id: job.id,
         run_id: job.run_id.unwrap_or(0),
         run_attempt: job.run_attempt.unwrap_or(1),
-        repo,
-        workflow: job.workflow_name.unwrap_or_default(),
-        name: job.name.unwrap_or_default(),
-        labels: job.labels,
+        repo: intern.str(&repo),
+        workflow: intern.str(job.workflow_name.as_deref().unwrap_or("")),
+        name: intern.str(job.name.as_deref().unwrap_or("")),
+        labels: intern.labels(job.labels),
         queued_at,
         started_at,
         completed_at,
         conclusion: if completed {
-            job.conclusion.filter(|c| !c.is_empty())
+            intern.conclusion(job.conclusion.as_deref())
         } else {
             None
         },

@@ -13,6 +13,7 @@ mod webhook;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use flotilla_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -31,19 +32,23 @@ pub use webhook::parse_webhook_jsonl;
 /// `queued_at` is when the job became runnable (GitHub queued it); `started_at`/`completed_at` are
 /// the recorded run (absent when the job never started / never finished). The simulator replays
 /// the job at `queued_at` for [`TraceJob::duration_ms`].
+///
+/// Text fields are shared (`Arc`): a trace of a million jobs has a handful of distinct repos,
+/// workflows, names and label sets, and each is stored once (loaders intern them per load).
+/// Serialised, they are plain strings and a list of strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceJob {
     pub job_id: u64,
     pub run_id: u64,
     pub run_attempt: u32,
-    pub repo: String,
-    pub workflow: String,
-    pub name: String,
-    pub labels: Vec<String>,
+    pub repo: Arc<str>,
+    pub workflow: Arc<str>,
+    pub name: Arc<str>,
+    pub labels: Arc<[String]>,
     pub queued_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
-    pub conclusion: Option<String>,
+    pub conclusion: Option<Arc<str>>,
 }
 
 impl TraceJob {
@@ -338,6 +343,43 @@ pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     })
 }
 
+/// Shares equal strings and label sets within one load.
+#[derive(Default)]
+pub struct Interner {
+    strings: BTreeMap<String, Arc<str>>,
+    label_sets: BTreeMap<Vec<String>, Arc<[String]>>,
+}
+
+impl Interner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The shared copy of `s`.
+    pub fn str(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(s.to_string(), a.clone());
+        a
+    }
+    /// The shared copy of a label set (order kept).
+    pub fn labels(&mut self, labels: Vec<String>) -> Arc<[String]> {
+        if let Some(a) = self.label_sets.get(&labels) {
+            return a.clone();
+        }
+        let a: Arc<[String]> = Arc::from(labels.clone());
+        self.label_sets.insert(labels, a.clone());
+        a
+    }
+    /// `Some(shared copy)` of a non-empty conclusion.
+    pub fn conclusion(&mut self, c: Option<&str>) -> Option<Arc<str>> {
+        c.map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| self.str(c))
+    }
+}
+
 /// Sets `completed_at = started_at` when the job completed before it started, and counts it.
 pub(crate) fn clamp_negative(job: &mut TraceJob, stats: &mut TraceStats) {
     if let (Some(s), Some(c)) = (job.started_at, job.completed_at) {
@@ -443,10 +485,10 @@ mod tests {
             job_id: id,
             run_id: 1,
             run_attempt: 1,
-            repo: String::new(),
-            workflow: String::new(),
-            name: String::new(),
-            labels: vec![],
+            repo: Arc::from(""),
+            workflow: Arc::from(""),
+            name: Arc::from(""),
+            labels: Arc::from(Vec::new()),
             queued_at: Timestamp(q),
             started_at: s.map(Timestamp),
             completed_at: c.map(Timestamp),

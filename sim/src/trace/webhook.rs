@@ -9,7 +9,7 @@ use flotilla_core::Timestamp;
 use serde::Deserialize;
 
 use super::github::RestJob;
-use super::{finish, TraceFormat, TraceJob, TraceLoad, TraceStats};
+use super::{finish, Interner, TraceFormat, TraceJob, TraceLoad, TraceStats};
 use crate::load::{json_error, LoadError};
 
 #[derive(Deserialize)]
@@ -125,6 +125,7 @@ pub fn parse_webhook_jsonl(text: &str, source: &str) -> Result<TraceLoad, LoadEr
         }
     }
     let mut rows = Vec::with_capacity(folds.len());
+    let mut intern = Interner::new();
     for (id, f) in folds {
         let queued_at = match (f.created_at.or(f.queued_received), f.started_at) {
             (Some(q), _) => q,
@@ -146,14 +147,14 @@ pub fn parse_webhook_jsonl(text: &str, source: &str) -> Result<TraceLoad, LoadEr
                 job_id: id,
                 run_id: f.run_id.unwrap_or(0),
                 run_attempt: f.run_attempt.unwrap_or(1),
-                repo: f.repo,
-                workflow: f.workflow,
-                name: f.name,
-                labels: f.labels,
+                repo: intern.str(&f.repo),
+                workflow: intern.str(&f.workflow),
+                name: intern.str(&f.name),
+                labels: intern.labels(f.labels),
                 queued_at,
                 started_at: f.started_at,
                 completed_at: f.completed_at,
-                conclusion: f.conclusion,
+                conclusion: intern.conclusion(f.conclusion.as_deref()),
             },
         ));
     }
