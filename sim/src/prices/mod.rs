@@ -949,7 +949,7 @@ pub fn detect_price_format(text: &str) -> Result<PriceFormat, (usize, String)> {
 /// `51.3 h`, `29.0 days`, `45 min`, `12 s`.
 pub(crate) fn span_text(ms: i64) -> String {
     let ms = ms.max(0) as f64;
-    if ms >= 2.0 * DAY_MS as f64 {
+    if ms >= 3.0 * DAY_MS as f64 {
         format!("{:.1} days", ms / DAY_MS as f64)
     } else if ms >= HOUR_MS as f64 {
         format!("{:.1} h", ms / HOUR_MS as f64)

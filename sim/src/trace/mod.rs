@@ -271,10 +271,11 @@ pub fn detect_trace_format(text: &str) -> Result<TraceFormat, (usize, String)> {
                 match stream.next() {
                     Some(Ok(v)) => v,
                     Some(Err(e)) => {
+                        let err = crate::load::json_error("", line_no, &e);
                         return Err((
-                            line_no + e.line().saturating_sub(1),
-                            format!("the first JSON value is malformed: {e}"),
-                        ))
+                            err.line.unwrap_or(line_no),
+                            format!("the first JSON value: {}", err.reason),
+                        ));
                     }
                     None => return Err((line_no, "the trace is empty".to_string())),
                 }
