@@ -52,7 +52,10 @@ pub(crate) fn router(st: AppState) -> Router {
             "/orgs/{org}/actions/runners/registration-token",
             post(org_registration_token),
         )
-        .route("/orgs/{org}/actions/runners/remove-token", post(org_remove_token))
+        .route(
+            "/orgs/{org}/actions/runners/remove-token",
+            post(org_remove_token),
+        )
         .route(
             "/orgs/{org}/actions/runners/{runner_id}",
             get(org_get_runner).delete(org_delete_runner),
@@ -76,7 +79,10 @@ pub(crate) fn router(st: AppState) -> Router {
             "/repos/{owner}/{repo}/actions/jobs/{job_id}/rerun",
             post(rerun_job),
         )
-        .route("/repos/{owner}/{repo}/actions/runners", get(repo_list_runners))
+        .route(
+            "/repos/{owner}/{repo}/actions/runners",
+            get(repo_list_runners),
+        )
         .route(
             "/repos/{owner}/{repo}/actions/runners/downloads",
             get(downloads_repo),
@@ -114,10 +120,7 @@ pub(crate) fn router(st: AppState) -> Router {
             get(list_jobs),
         )
         .route("/repos/{owner}/{repo}/installation", get(repo_installation))
-        .route(
-            "/repos/{owner}/{repo}/releases/latest",
-            get(latest_release),
-        )
+        .route("/repos/{owner}/{repo}/releases/latest", get(latest_release))
         .fallback(|| async { error_response(&ApiError::not_found()) })
         .layer(middleware::from_fn_with_state(st.clone(), github_pipeline))
         .with_state(st.clone());
@@ -222,10 +225,13 @@ fn body_labels(body: &Option<Value>) -> ApiResult<Vec<String>> {
     body.as_ref()
         .and_then(|b| b.get("labels"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .ok_or_else(|| {
-            ApiError::simple_422("Invalid request.\n\n\"labels\" wasn't supplied.")
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
         })
+        .ok_or_else(|| ApiError::simple_422("Invalid request.\n\n\"labels\" wasn't supplied."))
 }
 
 // ------------------------------------------------------------------ app, installations
@@ -294,14 +300,17 @@ async fn create_installation_token(
                     .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
                     .collect();
                 if !permissions_cover(&inst.permissions, &want) {
-                    return Err(ApiError::validation(vec![json!({"resource": "Installation", "code": "invalid",
-                        "message": "The permissions requested are not granted to this installation."})]));
+                    return Err(ApiError::validation(vec![
+                        json!({"resource": "Installation", "code": "invalid",
+                        "message": "The permissions requested are not granted to this installation."}),
+                    ]));
                 }
                 want
             }
             None => inst.permissions.clone(),
         };
-        let (token, expires_at) = w.mint_installation_token(id, narrowed.clone(), permissions.clone());
+        let (token, expires_at) =
+            w.mint_installation_token(id, narrowed.clone(), permissions.clone());
         let mut v = json!({
             "token": token,
             "expires_at": rfc3339(expires_at),
@@ -339,7 +348,9 @@ async fn installation_repos(
             .get(installation_id)
             .cloned()
             .ok_or_else(ApiError::not_found)?;
-        let ids = repo_ids.clone().unwrap_or_else(|| w.installation_repo_ids(&inst));
+        let ids = repo_ids
+            .clone()
+            .unwrap_or_else(|| w.installation_repo_ids(&inst));
         let repos: Vec<Value> = ids
             .iter()
             .filter_map(|i| w.repos.get(i))
@@ -443,7 +454,10 @@ async fn create_repo(
                 headers: vec![],
             });
         }
-        let private = body.get("private").and_then(Value::as_bool).unwrap_or(false)
+        let private = body
+            .get("private")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
             || body.get("visibility").and_then(Value::as_str) == Some("private");
         let id = w.add_repo(&crate::seed::RepoSpec {
             owner: org.clone(),
@@ -467,9 +481,15 @@ async fn list_groups(
     Query(q): Q,
 ) -> Response {
     run(&st, |w| {
-        let Scope::Org(o) = org_scope(w, &p, &org)? else { unreachable!() };
+        let Scope::Org(o) = org_scope(w, &p, &org)? else {
+            unreachable!()
+        };
         let visible_to = match q.get("visible_to_repository") {
-            Some(name) => Some(w.find_repo(&o, name).cloned().ok_or_else(ApiError::not_found)?),
+            Some(name) => Some(
+                w.find_repo(&o, name)
+                    .cloned()
+                    .ok_or_else(ApiError::not_found)?,
+            ),
             None => None,
         };
         let mut groups: Vec<&RunnerGroup> = w.groups.iter().filter(|g| g.org == o).collect();
@@ -486,8 +506,13 @@ async fn list_groups(
             })
             .map(|g| render::runner_group(w, g))
             .collect();
-        let (page, headers) = paginate(w, &format!("/orgs/{org}/actions/runner-groups"), &q, &items);
-        Ok((200, Some(json!({"total_count": items.len(), "runner_groups": page})), headers))
+        let (page, headers) =
+            paginate(w, &format!("/orgs/{org}/actions/runner-groups"), &q, &items);
+        Ok((
+            200,
+            Some(json!({"total_count": items.len(), "runner_groups": page})),
+            headers,
+        ))
     })
 }
 
@@ -498,7 +523,9 @@ async fn create_group(
     Path(org): Path<String>,
 ) -> Response {
     run(&st, |w| {
-        let Scope::Org(o) = org_scope(w, &p, &org)? else { unreachable!() };
+        let Scope::Org(o) = org_scope(w, &p, &org)? else {
+            unreachable!()
+        };
         let body = body.unwrap_or(Value::Null);
         let name = body
             .get("name")
@@ -518,7 +545,10 @@ async fn create_group(
         let id = w.add_group(&crate::seed::RunnerGroupSpec {
             org: o.clone(),
             name: name.into(),
-            visibility: body.get("visibility").and_then(Value::as_str).map(str::to_string),
+            visibility: body
+                .get("visibility")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             selected_repositories: selected,
             allows_public_repositories: body
                 .get("allows_public_repositories")
@@ -527,7 +557,11 @@ async fn create_group(
         })?;
         if let Some(ids) = body.get("runners").and_then(Value::as_array) {
             for rid in ids.iter().filter_map(Value::as_u64) {
-                if let Some(r) = w.runners.get_mut(&rid).filter(|r| r.scope == Scope::Org(o.clone())) {
+                if let Some(r) = w
+                    .runners
+                    .get_mut(&rid)
+                    .filter(|r| r.scope == Scope::Org(o.clone()))
+                {
                     r.group_id = id;
                 }
             }
@@ -548,19 +582,29 @@ fn list_runners(w: &World, scope: &Scope, path: &str, q: &BTreeMap<String, Strin
         .map(|r| render::runner(w, r))
         .collect();
     let (page, headers) = paginate(w, path, q, &items);
-    Ok((200, Some(json!({"total_count": items.len(), "runners": page})), headers))
+    Ok((
+        200,
+        Some(json!({"total_count": items.len(), "runners": page})),
+        headers,
+    ))
 }
 
 fn jit(w: &mut World, scope: Scope, body: Option<Value>) -> Reply {
     let (id, encoded) = w.generate_jit(scope, &body.unwrap_or(Value::Null))?;
     let r = w.runners[&id].clone();
     w.tick();
-    ok(201, json!({"runner": render::runner(w, &r), "encoded_jit_config": encoded}))
+    ok(
+        201,
+        json!({"runner": render::runner(w, &r), "encoded_jit_config": encoded}),
+    )
 }
 
 fn runner_token(w: &mut World, scope: Scope, remove: bool) -> Reply {
     let (token, expires_at) = w.mint_runner_token(scope, remove);
-    ok(201, json!({"token": token, "expires_at": rfc3339(expires_at)}))
+    ok(
+        201,
+        json!({"token": token, "expires_at": rfc3339(expires_at)}),
+    )
 }
 
 fn labels_reply(labels: Vec<RunnerLabel>) -> Reply {
@@ -906,9 +950,8 @@ async fn rerun_job(
     run(&st, |w| {
         let r = repo_of(w, &p, &owner, &repo)?;
         let id = parse_id(&job_id)?;
-        if !w
-            .visible_job(id)
-            .is_some_and(|j| w.runs[&j.run_id].repo_id == r.id)
+        if w.visible_job(id)
+            .is_none_or(|j| w.runs[&j.run_id].repo_id != r.id)
         {
             return Err(ApiError::not_found());
         }
@@ -976,7 +1019,9 @@ async fn list_runs(
         let r = repo_of(w, &p, &owner, &repo)?;
         let created = match q.get("created") {
             Some(c) => Some(parse_created(c).ok_or_else(|| {
-                ApiError::validation(vec![json!({"resource": "WorkflowRun", "field": "created", "code": "invalid"})])
+                ApiError::validation(vec![
+                    json!({"resource": "WorkflowRun", "field": "created", "code": "invalid"}),
+                ])
             })?),
             None => None,
         };
@@ -986,14 +1031,18 @@ async fn list_runs(
             .filter(|run| run.repo_id == r.id && run.visible)
             .filter(|run| match created {
                 Some((from, to)) => {
-                    from.is_none_or(|f| run.created_at >= f) && to.is_none_or(|t| run.created_at < t)
+                    from.is_none_or(|f| run.created_at >= f)
+                        && to.is_none_or(|t| run.created_at < t)
                 }
                 None => true,
             })
             .filter(|run| q.get("branch").is_none_or(|b| &run.head_branch == b))
             .filter(|run| q.get("event").is_none_or(|e| &run.event == e))
             .filter(|run| q.get("head_sha").is_none_or(|s| &run.head_sha == s))
-            .filter(|run| q.get("actor").is_none_or(|a| run.actor.eq_ignore_ascii_case(a)))
+            .filter(|run| {
+                q.get("actor")
+                    .is_none_or(|a| run.actor.eq_ignore_ascii_case(a))
+            })
             .filter(|run| match q.get("status") {
                 Some(s) => {
                     let (status, conclusion) = w.run_status(run.id);
@@ -1008,8 +1057,17 @@ async fn list_runs(
             runs.truncate(1000);
         }
         let items: Vec<Value> = runs.iter().map(|run| render::run(w, run)).collect();
-        let (page, headers) = paginate(w, &format!("/repos/{owner}/{repo}/actions/runs"), &q, &items);
-        Ok((200, Some(json!({"total_count": total, "workflow_runs": page})), headers))
+        let (page, headers) = paginate(
+            w,
+            &format!("/repos/{owner}/{repo}/actions/runs"),
+            &q,
+            &items,
+        );
+        Ok((
+            200,
+            Some(json!({"total_count": total, "workflow_runs": page})),
+            headers,
+        ))
     })
 }
 
@@ -1030,7 +1088,9 @@ async fn list_jobs(
             None | Some("latest") => false,
             Some("all") => true,
             Some(_) => {
-                return Err(ApiError::validation(vec![json!({"resource": "WorkflowJob", "field": "filter", "code": "invalid"})]))
+                return Err(ApiError::validation(vec![
+                    json!({"resource": "WorkflowJob", "field": "filter", "code": "invalid"}),
+                ]))
             }
         };
         let items: Vec<Value> = w
@@ -1046,7 +1106,11 @@ async fn list_jobs(
             &q,
             &items,
         );
-        Ok((200, Some(json!({"total_count": items.len(), "jobs": page})), headers))
+        Ok((
+            200,
+            Some(json!({"total_count": items.len(), "jobs": page})),
+            headers,
+        ))
     })
 }
 
@@ -1119,13 +1183,14 @@ pub(crate) async fn webhook_poster(
     use http_body_util::Full;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
-    let client: Client<_, Full<bytes::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     while let Some((idx, d)) = rx.recv().await {
         let url = st.lock().world.webhooks.spec.url.clone();
         let Some(url) = url else { continue };
         let Some(uri) = loopback_target(&url) else {
-            eprintln!("fake-github: webhook URL {url} is not an http loopback address; not posting");
+            eprintln!(
+                "fake-github: webhook URL {url} is not an http loopback address; not posting"
+            );
             continue;
         };
         let mut req = hyper::Request::post(uri);
@@ -1135,10 +1200,13 @@ pub(crate) async fn webhook_poster(
         let Ok(req) = req.body(Full::new(bytes::Bytes::from(d.body.clone()))) else {
             continue;
         };
-        let status = match tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req)).await {
-            Ok(Ok(resp)) => Some(resp.status().as_u16()),
-            _ => None,
-        };
+        let status =
+            match tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
+                .await
+            {
+                Ok(Ok(resp)) => Some(resp.status().as_u16()),
+                _ => None,
+            };
         if let Some(entry) = st.lock().world.webhooks.log.get_mut(idx) {
             entry.response_status = status;
         }

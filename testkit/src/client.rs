@@ -47,10 +47,11 @@ pub async fn request(
 ) -> Result<HttpReply, String> {
     let uri: hyper::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
     if uri.scheme_str() != Some("http") || !is_loopback(&uri) {
-        return Err(format!("{url}: only http://127.0.0.1 (loopback) targets are allowed"));
+        return Err(format!(
+            "{url}: only http://127.0.0.1 (loopback) targets are allowed"
+        ));
     }
-    let client: Client<_, Full<bytes::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = hyper::Request::builder()
         .method(method)
         .uri(uri)

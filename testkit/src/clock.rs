@@ -113,6 +113,9 @@ mod tests {
     #[test]
     fn formats_like_github() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_rfc3339("2024-05-01T12:00:00Z"), Some(1_714_564_800_000));
+        assert_eq!(
+            parse_rfc3339("2024-05-01T12:00:00Z"),
+            Some(1_714_564_800_000)
+        );
     }
 }

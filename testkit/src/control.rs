@@ -16,7 +16,11 @@ use serde_json::{json, Value};
 
 fn reply<T: Serialize>(r: ApiResult<T>) -> Response {
     match r {
-        Ok(v) => json_response(200, Some(&serde_json::to_value(v).unwrap_or(Value::Null)), &[]),
+        Ok(v) => json_response(
+            200,
+            Some(&serde_json::to_value(v).unwrap_or(Value::Null)),
+            &[],
+        ),
         Err(e) => error_response(&e),
     }
 }
@@ -92,15 +96,27 @@ async fn seed(State(st): State<AppState>, Json(s): Json<Seed>) -> Response {
 }
 
 async fn add_org(State(st): State<AppState>, Json(l): Json<Login>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.ensure_account(&l.login, true, l.id).id })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.ensure_account(&l.login, true, l.id).id,
+        })
+    }))
 }
 
 async fn add_user(State(st): State<AppState>, Json(l): Json<Login>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.ensure_account(&l.login, false, l.id).id })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.ensure_account(&l.login, false, l.id).id,
+        })
+    }))
 }
 
 async fn add_repo(State(st): State<AppState>, Json(s): Json<RepoSpec>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.add_repo(&s)? })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.add_repo(&s)?,
+        })
+    }))
 }
 
 async fn add_app(State(st): State<AppState>, Json(s): Json<AppSpec>) -> Response {
@@ -108,12 +124,20 @@ async fn add_app(State(st): State<AppState>, Json(s): Json<AppSpec>) -> Response
 }
 
 async fn add_installation(State(st): State<AppState>, Json(s): Json<InstallationSpec>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.add_installation(&s)? })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.add_installation(&s)?,
+        })
+    }))
 }
 
 async fn mint_token(State(st): State<AppState>, Path(id): Path<u64>) -> Response {
     reply(world(&st, |w| {
-        let inst = w.installations.get(&id).cloned().ok_or_else(ApiError::not_found)?;
+        let inst = w
+            .installations
+            .get(&id)
+            .cloned()
+            .ok_or_else(ApiError::not_found)?;
         let (token, exp) = w.mint_installation_token(id, None, inst.permissions);
         Ok(json!({"token": token, "expires_at": rfc3339(exp)}))
     }))
@@ -127,23 +151,40 @@ async fn add_token(State(st): State<AppState>, Json(s): Json<TokenSpec>) -> Resp
 }
 
 async fn add_group(State(st): State<AppState>, Json(s): Json<RunnerGroupSpec>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.add_group(&s)? })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.add_group(&s)?,
+        })
+    }))
 }
 
 async fn add_runner(State(st): State<AppState>, Json(s): Json<RunnerSpec>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.seed_runner(&s)? })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.seed_runner(&s)?,
+        })
+    }))
 }
 
 async fn add_run(State(st): State<AppState>, Json(s): Json<RunSpec>) -> Response {
     reply(world(&st, |w| {
         let id = w.add_run(&s)?;
-        let jobs: Vec<u64> = w.jobs.values().filter(|j| j.run_id == id).map(|j| j.id).collect();
+        let jobs: Vec<u64> = w
+            .jobs
+            .values()
+            .filter(|j| j.run_id == id)
+            .map(|j| j.id)
+            .collect();
         Ok(json!({"id": id, "job_ids": jobs}))
     }))
 }
 
 async fn add_release(State(st): State<AppState>, Json(s): Json<ReleaseSpec>) -> Response {
-    reply(world(&st, |w| Ok(Id { id: w.add_release(&s)? })))
+    reply(world(&st, |w| {
+        Ok(Id {
+            id: w.add_release(&s)?,
+        })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -170,7 +211,9 @@ async fn list_faults(State(st): State<AppState>) -> Response {
 }
 
 async fn add_fault(State(st): State<AppState>, Json(f): Json<FaultSpec>) -> Response {
-    reply(Ok(Id { id: st.lock().traffic.add_fault(f) }))
+    reply(Ok(Id {
+        id: st.lock().traffic.add_fault(f),
+    }))
 }
 
 async fn clear_faults(State(st): State<AppState>) -> Response {
@@ -244,7 +287,9 @@ struct ClockReq {
 async fn clock(State(st): State<AppState>) -> Response {
     let g = st.lock();
     let now = g.world.now();
-    reply(Ok(json!({"now": rfc3339(now), "now_ms": now, "frozen": g.world.clock.is_frozen()})))
+    reply(Ok(
+        json!({"now": rfc3339(now), "now_ms": now, "frozen": g.world.clock.is_frozen()}),
+    ))
 }
 
 async fn set_clock(State(st): State<AppState>, Json(c): Json<ClockReq>) -> Response {
@@ -317,7 +362,9 @@ struct RemoveReq {
 }
 
 async fn agent_remove(State(st): State<AppState>, Json(r): Json<RemoveReq>) -> Response {
-    reply(world(&st, |w| w.agent_remove(&r.token, r.runner_id).map(|_| json!({}))))
+    reply(world(&st, |w| {
+        w.agent_remove(&r.token, r.runner_id).map(|_| json!({}))
+    }))
 }
 
 async fn agent_online(State(st): State<AppState>, h: HeaderMap, Path(id): Path<u64>) -> Response {
@@ -360,7 +407,10 @@ async fn agent_complete(
     reply(world(&st, |w| {
         w.agent_auth(id, &bearer(&h))?;
         if w.runners[&id].current_job != Some(job_id) {
-            return Err(ApiError::new(409, "this job is not assigned to this runner"));
+            return Err(ApiError::new(
+                409,
+                "this job is not assigned to this runner",
+            ));
         }
         Ok(json!({"runner_removed": w.complete_job(job_id, &c.conclusion)?}))
     }))

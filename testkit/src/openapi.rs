@@ -128,7 +128,9 @@ impl Spec {
             .ok_or("no `paths` in the OpenAPI document")?;
         let mut operations = Vec::new();
         for (path, item) in paths {
-            let Some(item) = item.as_object() else { continue };
+            let Some(item) = item.as_object() else {
+                continue;
+            };
             for (method, op) in item {
                 if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                     continue;
@@ -136,10 +138,10 @@ impl Spec {
                 let mut responses = BTreeMap::new();
                 if let Some(rs) = op.get("responses").and_then(Value::as_object) {
                     for (code, r) in rs {
-                        let Ok(code) = code.parse::<u16>() else { continue };
-                        let schema = r
-                            .pointer("/content/application~1json/schema")
-                            .cloned();
+                        let Ok(code) = code.parse::<u16>() else {
+                            continue;
+                        };
+                        let schema = r.pointer("/content/application~1json/schema").cloned();
                         responses.insert(code, schema);
                     }
                 }
@@ -228,9 +230,11 @@ impl Spec {
         status: u16,
         body: Option<&Value>,
     ) -> Result<(), Vec<String>> {
-        let op = self
-            .find(method, path)
-            .ok_or_else(|| vec![format!("{method} {path}: no such operation in the description")])?;
+        let op = self.find(method, path).ok_or_else(|| {
+            vec![format!(
+                "{method} {path}: no such operation in the description"
+            )]
+        })?;
         let ctx = format!("{method} {} → {status}", op.path);
         match op.responses.get(&status) {
             Some(Some(schema)) => match body {
@@ -242,26 +246,30 @@ impl Spec {
                         Err(errs.into_iter().map(|e| format!("{ctx}: {e}")).collect())
                     }
                 }
-                None => Err(vec![format!("{ctx}: documented with a JSON body, got none")]),
+                None => Err(vec![format!(
+                    "{ctx}: documented with a JSON body, got none"
+                )]),
             },
             Some(None) => match body {
                 None => Ok(()),
                 Some(_) => Err(vec![format!("{ctx}: documented without a body, got one")]),
             },
-            None if status >= 400 => match body {
-                Some(b) => {
-                    let errs = validate(&generic_error_schema(), b);
-                    if errs.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(errs
+            None if status >= 400 => {
+                match body {
+                    Some(b) => {
+                        let errs = validate(&generic_error_schema(), b);
+                        if errs.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(errs
                             .into_iter()
                             .map(|e| format!("{ctx} (undocumented error status, generic error body): {e}"))
                             .collect())
+                        }
                     }
+                    None => Ok(()),
                 }
-                None => Ok(()),
-            },
+            }
             None if status == 304 => Ok(()),
             None => Err(vec![format!(
                 "{ctx}: status not documented (documented: {:?})",
@@ -277,9 +285,11 @@ impl Spec {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(), Vec<String>> {
-        let op = self
-            .find(method, path)
-            .ok_or_else(|| vec![format!("{method} {path}: no such operation in the description")])?;
+        let op = self.find(method, path).ok_or_else(|| {
+            vec![format!(
+                "{method} {path}: no such operation in the description"
+            )]
+        })?;
         match (&op.request_schema, body) {
             (Some(schema), Some(b)) => {
                 let errs = validate(schema, b);
@@ -289,7 +299,9 @@ impl Spec {
                     Err(errs)
                 }
             }
-            (Some(_), None) if op.request_required => Err(vec!["a request body is required".into()]),
+            (Some(_), None) if op.request_required => {
+                Err(vec!["a request body is required".into()])
+            }
             _ => Ok(()),
         }
     }
@@ -376,37 +388,40 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
             }
         }
     }
-    match s.get("type") {
-        Some(Value::String(ty)) => {
-            if !type_ok(ty, v) {
-                errs.push(format!("{at}: expected {ty}, got {} {}", type_name(v), short(v)));
-                return;
-            }
+    let type_error = match s.get("type") {
+        Some(Value::String(ty)) if !type_ok(ty, v) => Some(format!(
+            "{at}: expected {ty}, got {} {}",
+            type_name(v),
+            short(v)
+        )),
+        Some(Value::Array(tys)) if !tys.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)) => {
+            Some(format!(
+                "{at}: expected one of {tys:?}, got {}",
+                type_name(v)
+            ))
         }
-        Some(Value::Array(tys)) => {
-            if !tys.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)) {
-                errs.push(format!("{at}: expected one of {tys:?}, got {}", type_name(v)));
-                return;
-            }
-        }
-        _ => {}
+        _ => None,
+    };
+    if let Some(e) = type_error {
+        errs.push(e);
+        return;
     }
     if let Some(allowed) = s.get("enum").and_then(Value::as_array) {
         if !allowed.contains(v) {
-            errs.push(format!("{at}: {} is not one of {}", short(v), Value::Array(allowed.clone())));
+            errs.push(format!(
+                "{at}: {} is not one of {}",
+                short(v),
+                Value::Array(allowed.clone())
+            ));
         }
     }
     if let (Some(fmt), Some(text)) = (s.get("format").and_then(Value::as_str), v.as_str()) {
         match fmt {
-            "date-time" => {
-                if chrono::DateTime::parse_from_rfc3339(text).is_err() {
-                    errs.push(format!("{at}: {text:?} is not an RFC 3339 date-time"));
-                }
+            "date-time" if chrono::DateTime::parse_from_rfc3339(text).is_err() => {
+                errs.push(format!("{at}: {text:?} is not an RFC 3339 date-time"));
             }
-            "uri" => {
-                if !text.contains(':') {
-                    errs.push(format!("{at}: {text:?} is not a URI"));
-                }
+            "uri" if !text.contains(':') => {
+                errs.push(format!("{at}: {text:?} is not a URI"));
             }
             _ => {}
         }
@@ -437,12 +452,18 @@ fn check(schema: &Value, v: &Value, at: &str, errs: &mut Vec<String>) {
     if let Value::Array(items) = v {
         if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
             if (items.len() as u64) < min {
-                errs.push(format!("{at}: {} items, fewer than minItems {min}", items.len()));
+                errs.push(format!(
+                    "{at}: {} items, fewer than minItems {min}",
+                    items.len()
+                ));
             }
         }
         if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
             if (items.len() as u64) > max {
-                errs.push(format!("{at}: {} items, more than maxItems {max}", items.len()));
+                errs.push(format!(
+                    "{at}: {} items, more than maxItems {max}",
+                    items.len()
+                ));
             }
         }
         if let Some(item_schema) = s.get("items") {

@@ -410,7 +410,8 @@ impl FaultSpec {
     }
     /// Add a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers.insert(name.to_ascii_lowercase(), value.to_string());
+        self.headers
+            .insert(name.to_ascii_lowercase(), value.to_string());
         self
     }
     /// Add `retry-after: secs`.

@@ -306,7 +306,10 @@ impl FakeGitHubHandle {
                 .get(&installation_id)
                 .ok_or_else(ApiError::not_found)?
                 .clone();
-            Ok(w.mint_installation_token(installation_id, None, inst.permissions).0)
+            Ok(
+                w.mint_installation_token(installation_id, None, inst.permissions)
+                    .0,
+            )
         })
     }
     /// Add a runner group to an org; returns its id.
@@ -325,7 +328,11 @@ impl FakeGitHubHandle {
     pub fn queue_job(&self, repo: &str, name: &str, labels: &[&str]) -> R<u64> {
         self.with(|w| {
             let run = w.add_run(&RunSpec::new(repo, vec![JobSpec::queued(name, labels)]))?;
-            Ok(w.jobs.values().find(|j| j.run_id == run).map(|j| j.id).unwrap())
+            Ok(w.jobs
+                .values()
+                .find(|j| j.run_id == run)
+                .map(|j| j.id)
+                .unwrap())
         })
     }
     /// Add a release.
@@ -378,7 +385,13 @@ impl FakeGitHubHandle {
     }
     /// Jobs of a run, every attempt.
     pub fn jobs_of_run(&self, run_id: u64) -> Vec<Job> {
-        self.with(|w| w.jobs.values().filter(|j| j.run_id == run_id).cloned().collect())
+        self.with(|w| {
+            w.jobs
+                .values()
+                .filter(|j| j.run_id == run_id)
+                .cloned()
+                .collect()
+        })
     }
     /// A run and its derived status.
     pub fn run(&self, id: u64) -> Option<RunView> {
@@ -505,7 +518,11 @@ impl FakeGitHubHandle {
     /// Panic with the violations, if any.
     pub fn assert_no_validation_failures(&self) {
         let f = self.validation_failures();
-        assert!(f.is_empty(), "responses violating GitHub's OpenAPI description:\n{}", f.join("\n"));
+        assert!(
+            f.is_empty(),
+            "responses violating GitHub's OpenAPI description:\n{}",
+            f.join("\n")
+        );
     }
     /// Whether the OpenAPI description was found (validation active).
     pub fn validation_active(&self) -> bool {
@@ -574,7 +591,9 @@ pub(crate) fn classify(w: &World, headers: &HeaderMap) -> Result<Principal, ApiE
     let Some(raw) = headers.get("authorization") else {
         return Ok(Principal::Anonymous);
     };
-    let raw = raw.to_str().map_err(|_| ApiError::new(401, "Bad credentials"))?;
+    let raw = raw
+        .to_str()
+        .map_err(|_| ApiError::new(401, "Bad credentials"))?;
     let (scheme, cred) = raw.split_once(' ').unwrap_or((raw, ""));
     if !scheme.eq_ignore_ascii_case("bearer") && !scheme.eq_ignore_ascii_case("token") {
         return Err(ApiError::new(401, "Bad credentials"));
@@ -648,7 +667,9 @@ fn verify_jwt(w: &World, token: &str) -> Result<Principal, ApiError> {
         return Err(jwt_err("'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"));
     }
     if exp > now + 600 {
-        return Err(jwt_err("'Expiration time' claim ('exp') is too far in the future"));
+        return Err(jwt_err(
+            "'Expiration time' claim ('exp') is too far in the future",
+        ));
     }
     if iat > now + 60 {
         return Err(jwt_err("'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"));
@@ -658,7 +679,10 @@ fn verify_jwt(w: &World, token: &str) -> Result<Principal, ApiError> {
 
 fn rate_headers(h: &mut HeaderMap, w: &RateWindow) {
     let mut set = |k: &'static str, v: String| {
-        h.insert(HeaderName::from_static(k), HeaderValue::from_str(&v).unwrap());
+        h.insert(
+            HeaderName::from_static(k),
+            HeaderValue::from_str(&v).unwrap(),
+        );
     };
     set("x-ratelimit-limit", w.limit.to_string());
     set("x-ratelimit-remaining", w.remaining().to_string());
@@ -667,7 +691,11 @@ fn rate_headers(h: &mut HeaderMap, w: &RateWindow) {
     set("x-ratelimit-resource", "core".into());
 }
 
-pub(crate) fn json_response(status: u16, body: Option<&Value>, headers: &[(String, String)]) -> Response {
+pub(crate) fn json_response(
+    status: u16,
+    body: Option<&Value>,
+    headers: &[(String, String)],
+) -> Response {
     let mut resp = match body {
         Some(b) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -727,7 +755,11 @@ pub(crate) async fn github_pipeline(
         let now = g.world.now();
         let principal = classify(&g.world, req.headers());
         let fault = g.traffic.take_fault(&method, &template, &path);
-        let rid = format!("{:04X}:{:06X}", g.world.next_seq() % 0xFFFF, now.rem_euclid(0xFFFFFF));
+        let rid = format!(
+            "{:04X}:{:06X}",
+            g.world.next_seq() % 0xFFFF,
+            now.rem_euclid(0xFFFFFF)
+        );
         (principal, fault, g.traffic.latency_ms, rid, now)
     };
     let delay = latency + fault.as_ref().map(|f| f.spec.delay_ms).unwrap_or(0);
@@ -753,7 +785,10 @@ pub(crate) async fn github_pipeline(
         if let Some(w) = window {
             rate_headers(h, w);
         }
-        h.insert("x-github-request-id", HeaderValue::from_str(&request_id).unwrap());
+        h.insert(
+            "x-github-request-id",
+            HeaderValue::from_str(&request_id).unwrap(),
+        );
         h.insert(
             "x-github-api-version-selected",
             HeaderValue::from_static("2022-11-28"),
@@ -827,7 +862,11 @@ pub(crate) async fn github_pipeline(
             let w = g.traffic.window(&identity, now);
             drop(g);
             let body = default_fault_body(429, &request_id);
-            let mut resp = json_response(s.status, Some(&body), &[("retry-after".into(), s.retry_after_secs.to_string())]);
+            let mut resp = json_response(
+                s.status,
+                Some(&body),
+                &[("retry-after".into(), s.retry_after_secs.to_string())],
+            );
             base_headers(&mut resp, Some(&w));
             record.rate_limited = true;
             return finish(&st, record, resp);
@@ -907,7 +946,9 @@ pub(crate) async fn github_pipeline(
             };
             let status = parts.status.as_u16();
             let errs = if !bytes.is_empty() && parsed.is_none() {
-                Err(vec![format!("{method} {template} → {status}: body is not JSON")])
+                Err(vec![format!(
+                    "{method} {template} → {status}: body is not JSON"
+                )])
             } else {
                 spec.validate_response(&method, &template, status, parsed.as_ref())
             };

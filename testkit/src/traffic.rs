@@ -254,11 +254,33 @@ mod tests {
     fn patterns() {
         let t = "/orgs/{org}/actions/runners/{runner_id}";
         assert!(pattern_matches(t, t, "/orgs/a/actions/runners/3"));
-        assert!(pattern_matches("/orgs/a/actions/runners/3", t, "/orgs/a/actions/runners/3"));
-        assert!(pattern_matches("/orgs/*/runners/*", t, "/orgs/a/actions/runners/3") == false);
-        assert!(pattern_matches("/orgs/*/actions/runners/*", t, "/orgs/a/actions/runners/3"));
+        assert!(pattern_matches(
+            "/orgs/a/actions/runners/3",
+            t,
+            "/orgs/a/actions/runners/3"
+        ));
+        // `*` crosses `/`.
+        assert!(pattern_matches(
+            "/orgs/*/runners/*",
+            t,
+            "/orgs/a/actions/runners/3"
+        ));
+        assert!(!pattern_matches(
+            "/orgs/*/runners",
+            t,
+            "/orgs/a/actions/runners/3"
+        ));
+        assert!(pattern_matches(
+            "/orgs/*/actions/runners/*",
+            t,
+            "/orgs/a/actions/runners/3"
+        ));
         assert!(pattern_matches("*", t, "/x"));
-        assert!(!pattern_matches("/orgs/b/*", t, "/orgs/a/actions/runners/3"));
+        assert!(!pattern_matches(
+            "/orgs/b/*",
+            t,
+            "/orgs/a/actions/runners/3"
+        ));
     }
 
     #[test]

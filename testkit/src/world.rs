@@ -658,9 +658,9 @@ impl World {
     }
 
     pub fn find_repo(&self, owner: &str, name: &str) -> Option<&Repo> {
-        self.repos.values().find(|r| {
-            r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name)
-        })
+        self.repos
+            .values()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
     }
 
     pub fn repo_by_full_name(&self, full: &str) -> ApiResult<&Repo> {
@@ -681,7 +681,12 @@ impl World {
         let owner = spec
             .owner
             .clone()
-            .or_else(|| self.accounts.values().find(|a| a.is_org).map(|a| a.login.clone()))
+            .or_else(|| {
+                self.accounts
+                    .values()
+                    .find(|a| a.is_org)
+                    .map(|a| a.login.clone())
+            })
             .unwrap_or_else(|| "octocat".into());
         let owner = self.ensure_account(&owner, true, None).login;
         let now = self.now();
@@ -774,7 +779,10 @@ impl World {
     ) -> (String, Millis) {
         let token = format!(
             "ghs_{}",
-            self.token_chars(36, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+            self.token_chars(
+                36,
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+            )
         );
         let expires_at = self.now() + INSTALLATION_TOKEN_TTL_MS;
         self.inst_tokens.insert(
@@ -850,9 +858,7 @@ impl World {
     // ---------------------------------------------------------------- runner groups
 
     pub fn group(&self, org: &str, id: u64) -> Option<&RunnerGroup> {
-        self.groups
-            .iter()
-            .find(|g| g.org == lc(org) && g.id == id)
+        self.groups.iter().find(|g| g.org == lc(org) && g.id == id)
     }
 
     pub fn group_by_name(&self, org: &str, name: &str) -> Option<&RunnerGroup> {
@@ -871,7 +877,9 @@ impl World {
         }
         let visibility = spec.visibility.clone().unwrap_or_else(|| "all".into());
         if !["all", "selected", "private"].contains(&visibility.as_str()) {
-            return Err(ApiError::validation(vec![json!({"resource":"RunnerGroup","code":"invalid","field":"visibility"})]));
+            return Err(ApiError::validation(vec![
+                json!({"resource":"RunnerGroup","code":"invalid","field":"visibility"}),
+            ]));
         }
         let mut selected = Vec::new();
         for name in &spec.selected_repositories {
@@ -997,10 +1005,12 @@ impl World {
         match scope {
             Scope::Org(org) => match group {
                 None => Ok(1),
-                Some(g) => self
-                    .group_by_name(org, g)
-                    .map(|g| g.id)
-                    .ok_or_else(|| ApiError::new(404, format!("Could not find any self-hosted runner group named \"{g}\"."))),
+                Some(g) => self.group_by_name(org, g).map(|g| g.id).ok_or_else(|| {
+                    ApiError::new(
+                        404,
+                        format!("Could not find any self-hosted runner group named \"{g}\"."),
+                    )
+                }),
             },
             Scope::Repo(_) => Ok(1),
         }
@@ -1009,7 +1019,10 @@ impl World {
     pub fn seed_runner(&mut self, spec: &RunnerSpec) -> ApiResult<u64> {
         let scope = self.scope_of_spec(spec.org.as_deref(), spec.repo.as_deref())?;
         if self.runner_name_taken(&scope, &spec.name).is_some() {
-            return Err(ApiError::new(409, format!("A runner named {} already exists", spec.name)));
+            return Err(ApiError::new(
+                409,
+                format!("A runner named {} already exists", spec.name),
+            ));
         }
         let group_id = self.resolve_group(&scope, spec.runner_group.as_deref())?;
         let os = spec.os.clone().unwrap_or_else(|| "linux".into());
@@ -1040,11 +1053,7 @@ impl World {
     }
 
     /// POST generate-jitconfig.
-    pub fn generate_jit(
-        &mut self,
-        scope: Scope,
-        body: &Value,
-    ) -> ApiResult<(u64, String)> {
+    pub fn generate_jit(&mut self, scope: Scope, body: &Value) -> ApiResult<(u64, String)> {
         let name = body.get("name").and_then(Value::as_str);
         let group_id = body.get("runner_group_id").and_then(Value::as_u64);
         let labels = body.get("labels").and_then(Value::as_array);
@@ -1066,7 +1075,11 @@ impl World {
                     .map(|m| format!("\"{m}\""))
                     .collect::<Vec<_>>()
                     .join(", "),
-                if missing.len() == 1 { "wasn't supplied but is" } else { "weren't supplied but are" }
+                if missing.len() == 1 {
+                    "wasn't supplied but is"
+                } else {
+                    "weren't supplied but are"
+                }
             )));
         }
         let (name, group_id, labels) = (name.unwrap(), group_id.unwrap(), labels.unwrap());
@@ -1158,7 +1171,10 @@ impl World {
             if self.runners[&existing].busy {
                 return Err(ApiError::new(
                     422,
-                    format!("Bad request - Runner \"{}\" is still running a job\"", reg.name),
+                    format!(
+                        "Bad request - Runner \"{}\" is still running a job\"",
+                        reg.name
+                    ),
                 ));
             }
             self.remove_runner(existing);
@@ -1219,7 +1235,10 @@ impl World {
             .and_then(Value::as_str)
             .ok_or_else(bad)?;
         let id = self.jit_configs.remove(key).ok_or_else(|| {
-            ApiError::new(401, "The JIT configuration was already used or its runner was removed")
+            ApiError::new(
+                401,
+                "The JIT configuration was already used or its runner was removed",
+            )
         })?;
         let os = os.unwrap_or("linux").to_string();
         let arch = arch.unwrap_or("x64").to_string();
@@ -1264,7 +1283,10 @@ impl World {
                 if r.busy {
                     return Err(ApiError::new(
                         422,
-                        format!("Bad request - Runner \"{}\" is still running a job\"", r.name),
+                        format!(
+                            "Bad request - Runner \"{}\" is still running a job\"",
+                            r.name
+                        ),
                     ));
                 }
                 self.remove_runner(runner_id);
@@ -1368,7 +1390,9 @@ impl World {
             }
             LabelOp::Clear => labels.retain(|l| l.kind == "read-only"),
             LabelOp::Remove(name) => {
-                let Some(pos) = labels.iter().position(|l| l.name.eq_ignore_ascii_case(&name))
+                let Some(pos) = labels
+                    .iter()
+                    .position(|l| l.name.eq_ignore_ascii_case(&name))
                 else {
                     return Err(ApiError::not_found());
                 };
@@ -1392,7 +1416,10 @@ impl World {
             "queued" => Ok(JobState::Queued),
             "in_progress" => Ok(JobState::InProgress),
             "completed" => Ok(JobState::Completed),
-            other => Err(ApiError::new(400, format!("unsupported job status {other:?}"))),
+            other => Err(ApiError::new(
+                400,
+                format!("unsupported job status {other:?}"),
+            )),
         }
     }
 
@@ -1400,7 +1427,8 @@ impl World {
         let repo = self.repo_by_full_name(&spec.repo)?.clone();
         let now = self.now();
         let created_at = match &spec.created_at {
-            Some(s) => parse_rfc3339(s).ok_or_else(|| ApiError::new(400, format!("bad created_at {s:?}")))?,
+            Some(s) => parse_rfc3339(s)
+                .ok_or_else(|| ApiError::new(400, format!("bad created_at {s:?}")))?,
             None => now,
         };
         let id = spec.id.unwrap_or_else(|| {
@@ -1436,7 +1464,10 @@ impl World {
         for j in &spec.jobs {
             for n in &j.needs {
                 if !names.contains(n) {
-                    return Err(ApiError::new(400, format!("job {} needs unknown job {n}", j.name)));
+                    return Err(ApiError::new(
+                        400,
+                        format!("job {} needs unknown job {n}", j.name),
+                    ));
                 }
             }
         }
@@ -1465,16 +1496,23 @@ impl World {
         for j in &spec.jobs {
             let state = Self::job_state_from(j.status.as_deref())?;
             let job_created = match &j.created_at {
-                Some(s) => parse_rfc3339(s).ok_or_else(|| ApiError::new(400, format!("bad created_at {s:?}")))?,
+                Some(s) => parse_rfc3339(s)
+                    .ok_or_else(|| ApiError::new(400, format!("bad created_at {s:?}")))?,
                 None => created_at,
             };
             let started_at = match &j.started_at {
-                Some(s) => Some(parse_rfc3339(s).ok_or_else(|| ApiError::new(400, format!("bad started_at {s:?}")))?),
+                Some(s) => Some(
+                    parse_rfc3339(s)
+                        .ok_or_else(|| ApiError::new(400, format!("bad started_at {s:?}")))?,
+                ),
                 None if state != JobState::Queued => Some(job_created),
                 None => None,
             };
             let completed_at = match &j.completed_at {
-                Some(s) => Some(parse_rfc3339(s).ok_or_else(|| ApiError::new(400, format!("bad completed_at {s:?}")))?),
+                Some(s) => Some(
+                    parse_rfc3339(s)
+                        .ok_or_else(|| ApiError::new(400, format!("bad completed_at {s:?}")))?,
+                ),
                 None if state == JobState::Completed => started_at,
                 None => None,
             };
@@ -1591,7 +1629,10 @@ impl World {
 
     /// Rerun a job and its dependents as a new attempt.
     pub fn rerun_job(&mut self, job_id: u64) -> ApiResult<()> {
-        let job = self.visible_job(job_id).ok_or_else(ApiError::not_found)?.clone();
+        let job = self
+            .visible_job(job_id)
+            .ok_or_else(ApiError::not_found)?
+            .clone();
         let run_id = job.run_id;
         let (status, _) = self.run_status(run_id);
         if status != "completed" {
@@ -1646,7 +1687,11 @@ impl World {
                     run_attempt: attempt,
                     name: old.name.clone(),
                     labels: old.labels.clone(),
-                    state: if waits { JobState::Pending } else { JobState::Queued },
+                    state: if waits {
+                        JobState::Pending
+                    } else {
+                        JobState::Queued
+                    },
                     conclusion: None,
                     created_at: now,
                     started_at: None,
@@ -1723,14 +1768,22 @@ impl World {
     fn settle_run(&mut self, run_id: u64) {
         loop {
             let latest: Vec<Job> = self.latest_jobs(run_id).into_iter().cloned().collect();
-            let by_name: HashMap<&str, &Job> = latest.iter().map(|j| (j.name.as_str(), j)).collect();
+            let by_name: HashMap<&str, &Job> =
+                latest.iter().map(|j| (j.name.as_str(), j)).collect();
             let mut changed = false;
             for j in latest.iter().filter(|j| j.state == JobState::Pending) {
-                let deps: Vec<&&Job> = j.needs.iter().filter_map(|n| by_name.get(n.as_str())).collect();
+                let deps: Vec<&&Job> = j
+                    .needs
+                    .iter()
+                    .filter_map(|n| by_name.get(n.as_str()))
+                    .collect();
                 if deps.iter().all(|d| d.state == JobState::Completed) {
-                    let ok = deps
-                        .iter()
-                        .all(|d| matches!(d.conclusion.as_deref(), Some("success") | Some("skipped") | Some("neutral")));
+                    let ok = deps.iter().all(|d| {
+                        matches!(
+                            d.conclusion.as_deref(),
+                            Some("success") | Some("skipped") | Some("neutral")
+                        )
+                    });
                     let now = self.now();
                     let job = self.jobs.get_mut(&j.id).unwrap();
                     job.created_at = now;
@@ -1862,7 +1915,9 @@ impl World {
             let gname = match &r.scope {
                 Scope::Org(org) => {
                     let org = org.clone();
-                    self.group(&org, gid).map(|g| g.name.clone()).unwrap_or_default()
+                    self.group(&org, gid)
+                        .map(|g| g.name.clone())
+                        .unwrap_or_default()
                 }
                 Scope::Repo(_) => "Default".into(),
             };
@@ -1888,7 +1943,8 @@ impl World {
                 .count()
                 == 1
                 && !self.latest_jobs(run_id).iter().any(|j| {
-                    j.state == JobState::Completed && j.run_attempt == self.runs[&run_id].run_attempt
+                    j.state == JobState::Completed
+                        && j.run_attempt == self.runs[&run_id].run_attempt
                 });
             self.runs.get_mut(&run_id).unwrap().updated_at = now;
             self.emit_job_event(jid, "in_progress");
@@ -1930,7 +1986,9 @@ impl World {
             draft: spec.draft,
             prerelease: spec.prerelease,
             published_at: match &spec.published_at {
-                Some(s) => parse_rfc3339(s).ok_or_else(|| ApiError::new(400, "bad published_at"))?,
+                Some(s) => {
+                    parse_rfc3339(s).ok_or_else(|| ApiError::new(400, "bad published_at"))?
+                }
                 None => now,
             },
             assets,
@@ -1983,7 +2041,8 @@ impl World {
             payload["organization"] = crate::render::organization(self, &a.login.clone());
         }
         let inst = self.installations.values().find(|i| {
-            i.account.eq_ignore_ascii_case(&repo.owner) && self.installation_repo_ids(i).contains(&repo.id)
+            i.account.eq_ignore_ascii_case(&repo.owner)
+                && self.installation_repo_ids(i).contains(&repo.id)
         });
         if let Some(i) = inst {
             use base64::Engine;
@@ -1994,7 +2053,14 @@ impl World {
     fn deliver(&mut self, event: &str, action: &str, payload: Value) {
         let guid = {
             let h = self.token_chars(32, b"0123456789abcdef");
-            format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            )
         };
         let now = self.now();
         let hook_target = self.apps.keys().next().copied();

@@ -76,17 +76,32 @@ async fn list_runners_paginates_like_github() {
     assert!(link.contains("rel=\"first\""), "{link}");
     assert_eq!(r.json["runners"].as_array().unwrap().len(), 20);
     // per_page is capped at 100; default 30.
-    let r = request("GET", &env.url("/orgs/acme/actions/runners?per_page=500"), &[("authorization", &format!("Bearer {token}"))], None)
-        .await
-        .unwrap();
+    let r = request(
+        "GET",
+        &env.url("/orgs/acme/actions/runners?per_page=500"),
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.json["runners"].as_array().unwrap().len(), 75);
-    let r = request("GET", &env.url("/orgs/acme/actions/runners"), &[("authorization", &format!("Bearer {token}"))], None)
-        .await
-        .unwrap();
+    let r = request(
+        "GET",
+        &env.url("/orgs/acme/actions/runners"),
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.json["runners"].as_array().unwrap().len(), 30);
-    let r = request("GET", &env.url("/orgs/acme/actions/runners?name=runner-007"), &[("authorization", &format!("Bearer {token}"))], None)
-        .await
-        .unwrap();
+    let r = request(
+        "GET",
+        &env.url("/orgs/acme/actions/runners?name=runner-007"),
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.json["total_count"], 1);
     env.assert_valid();
 }
@@ -108,7 +123,10 @@ async fn octocrab_drops_credentials_on_absolute_link_urls() {
         .await
         .unwrap();
     let next = page1.next.clone().unwrap();
-    assert!(next.to_string().starts_with(&env.gh.base_url()), "GitHub's links are absolute");
+    assert!(
+        next.to_string().starts_with(&env.gh.base_url()),
+        "GitHub's links are absolute"
+    );
     let err = inst.all_pages(page1).await.unwrap_err();
     assert_eq!(gh_status(&err), Some(401));
     assert_eq!(gh_message(&err), "Requires authentication");
@@ -125,7 +143,16 @@ async fn jit_config_creates_an_offline_runner_that_connects_once() {
     let inst = env.installation_client();
     let cfg = inst
         .actions()
-        .create_org_jit_runner_config(ORG, "i-0abc", 1u64.into(), vec!["self-hosted".to_string(), "linux".to_string(), "flotilla".to_string()])
+        .create_org_jit_runner_config(
+            ORG,
+            "i-0abc",
+            1u64.into(),
+            vec![
+                "self-hosted".to_string(),
+                "linux".to_string(),
+                "flotilla".to_string(),
+            ],
+        )
         .send()
         .await
         .unwrap();
@@ -135,8 +162,19 @@ async fn jit_config_creates_an_offline_runner_that_connects_once() {
     let id = cfg.runner.id.into_inner();
     let runner = env.gh.runner(id).unwrap();
     assert!(runner.ephemeral && runner.jit);
-    let kinds: Vec<_> = runner.labels.iter().map(|l| (l.name.as_str(), l.kind.as_str())).collect();
-    assert_eq!(kinds, [("self-hosted", "read-only"), ("linux", "read-only"), ("flotilla", "custom")]);
+    let kinds: Vec<_> = runner
+        .labels
+        .iter()
+        .map(|l| (l.name.as_str(), l.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("self-hosted", "read-only"),
+            ("linux", "read-only"),
+            ("flotilla", "custom")
+        ]
+    );
 
     // The agent connects with the config: online.
     let session = env.gh.agent_connect_jit(&cfg.encoded_jit_config).unwrap();
@@ -144,7 +182,10 @@ async fn jit_config_creates_an_offline_runner_that_connects_once() {
     let got = inst.actions().get_org_runner(ORG, id.into()).await.unwrap();
     assert_eq!(got.status, "online");
     // A JIT config works once.
-    let again = env.gh.agent_connect_jit(&cfg.encoded_jit_config).unwrap_err();
+    let again = env
+        .gh
+        .agent_connect_jit(&cfg.encoded_jit_config)
+        .unwrap_err();
     assert_eq!(again.status, 401);
 
     // Unknown runner group → 404; duplicate name → 409; no labels → 422.
@@ -173,7 +214,11 @@ async fn jit_config_creates_an_offline_runner_that_connects_once() {
     // A custom runner group works; repo-scoped JIT too.
     let gid = env
         .gh
-        .add_runner_group(&RunnerGroupSpec { org: ORG.into(), name: "spot".into(), ..Default::default() })
+        .add_runner_group(&RunnerGroupSpec {
+            org: ORG.into(),
+            name: "spot".into(),
+            ..Default::default()
+        })
         .unwrap();
     let cfg = inst
         .actions()
@@ -181,10 +226,19 @@ async fn jit_config_creates_an_offline_runner_that_connects_once() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cfg.runner.runner_group_id.map(|g| g.into_inner()), Some(gid));
+    assert_eq!(
+        cfg.runner.runner_group_id.map(|g| g.into_inner()),
+        Some(gid)
+    );
     let cfg = inst
         .actions()
-        .create_repo_jit_runner_config(ORG, REPO, "repo-runner", 1u64.into(), vec!["self-hosted".to_string()])
+        .create_repo_jit_runner_config(
+            ORG,
+            REPO,
+            "repo-runner",
+            1u64.into(),
+            vec!["self-hosted".to_string()],
+        )
         .send()
         .await
         .unwrap();
@@ -198,20 +252,42 @@ async fn deleting_a_busy_runner_is_refused_with_422() {
     let env = env().await;
     let rid = env
         .gh
-        .add_runner(&RunnerSpec { org: Some(ORG.into()), name: "busy-one".into(), online: true, ..Default::default() })
+        .add_runner(&RunnerSpec {
+            org: Some(ORG.into()),
+            name: "busy-one".into(),
+            online: true,
+            ..Default::default()
+        })
         .unwrap();
-    let job = env.gh.queue_job("acme/widgets", "build", &["self-hosted", "linux"]).unwrap();
+    let job = env
+        .gh
+        .queue_job("acme/widgets", "build", &["self-hosted", "linux"])
+        .unwrap();
     assert_eq!(env.gh.assigned_job(rid).map(|j| j.id), Some(job));
     let inst = env.installation_client();
-    let err = inst.actions().delete_org_runner(ORG, rid.into()).await.unwrap_err();
+    let err = inst
+        .actions()
+        .delete_org_runner(ORG, rid.into())
+        .await
+        .unwrap_err();
     assert_eq!(gh_status(&err), Some(422));
-    assert_eq!(gh_message(&err), "Bad request - Runner \"busy-one\" is still running a job\"");
+    assert_eq!(
+        gh_message(&err),
+        "Bad request - Runner \"busy-one\" is still running a job\""
+    );
     assert!(env.gh.runner(rid).is_some());
 
     env.gh.complete_job(job, "success").unwrap();
-    inst.actions().delete_org_runner(ORG, rid.into()).await.unwrap();
+    inst.actions()
+        .delete_org_runner(ORG, rid.into())
+        .await
+        .unwrap();
     assert!(env.gh.runner(rid).is_none());
-    let err = inst.actions().get_org_runner(ORG, rid.into()).await.unwrap_err();
+    let err = inst
+        .actions()
+        .get_org_runner(ORG, rid.into())
+        .await
+        .unwrap_err();
     assert_eq!(gh_status(&err), Some(404));
     let deletes: Vec<u16> = env
         .gh
@@ -228,7 +304,11 @@ async fn deleting_a_busy_runner_is_refused_with_422() {
 async fn registration_and_remove_tokens() {
     let env = env().await;
     let inst = env.installation_client();
-    let tok = inst.actions().create_org_runner_registration_token(ORG).await.unwrap();
+    let tok = inst
+        .actions()
+        .create_org_runner_registration_token(ORG)
+        .await
+        .unwrap();
     assert_eq!(tok.token.len(), 29);
     let session = env
         .gh
@@ -245,18 +325,31 @@ async fn registration_and_remove_tokens() {
     // Same name again: refused unless --replace.
     let dup = env
         .gh
-        .agent_register(&AgentRegistration { token: tok.token.clone(), name: "pool-1".into(), ..Default::default() })
+        .agent_register(&AgentRegistration {
+            token: tok.token.clone(),
+            name: "pool-1".into(),
+            ..Default::default()
+        })
         .unwrap_err();
     assert_eq!(dup.status, 409);
     let replaced = env
         .gh
-        .agent_register(&AgentRegistration { token: tok.token.clone(), name: "pool-1".into(), replace: true, ..Default::default() })
+        .agent_register(&AgentRegistration {
+            token: tok.token.clone(),
+            name: "pool-1".into(),
+            replace: true,
+            ..Default::default()
+        })
         .unwrap();
     assert_ne!(replaced.runner_id, session.runner_id);
     assert!(env.gh.runner(session.runner_id).is_none());
 
     // Remove token removes; registration tokens expire after an hour.
-    let rm = inst.actions().create_org_runner_remove_token(ORG).await.unwrap();
+    let rm = inst
+        .actions()
+        .create_org_runner_remove_token(ORG)
+        .await
+        .unwrap();
     let r = request(
         "POST",
         &env.url("/_testkit/agent/remove"),
@@ -270,7 +363,11 @@ async fn registration_and_remove_tokens() {
     env.gh.advance(std::time::Duration::from_secs(3601));
     let late = env
         .gh
-        .agent_register(&AgentRegistration { token: tok.token, name: "late".into(), ..Default::default() })
+        .agent_register(&AgentRegistration {
+            token: tok.token,
+            name: "late".into(),
+            ..Default::default()
+        })
         .unwrap_err();
     assert_eq!(late.status, 404);
     env.assert_valid();
@@ -281,7 +378,12 @@ async fn custom_labels_can_be_added_set_and_removed() {
     let env = env().await;
     let rid = env
         .gh
-        .add_runner(&RunnerSpec { repo: Some("acme/widgets".into()), name: "r".into(), labels: vec!["a".into()], ..Default::default() })
+        .add_runner(&RunnerSpec {
+            repo: Some("acme/widgets".into()),
+            name: "r".into(),
+            labels: vec!["a".into()],
+            ..Default::default()
+        })
         .unwrap();
     let token = env.gh.mint_installation_token(env.installation_id).unwrap();
     let auth = format!("Bearer {token}");
@@ -289,15 +391,37 @@ async fn custom_labels_can_be_added_set_and_removed() {
     let call = |m: &'static str, p: String, b: Option<serde_json::Value>| {
         let url = env.url(&p);
         let auth = auth.clone();
-        async move { request(m, &url, &[("authorization", &auth)], b.as_ref()).await.unwrap() }
+        async move {
+            request(m, &url, &[("authorization", &auth)], b.as_ref())
+                .await
+                .unwrap()
+        }
     };
     let names = |v: &serde_json::Value| -> Vec<String> {
-        v["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_string()).collect()
+        v["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["name"].as_str().unwrap().to_string())
+            .collect()
     };
-    let r = call("POST", base.clone(), Some(serde_json::json!({"labels": ["b", "c"]}))).await;
+    let r = call(
+        "POST",
+        base.clone(),
+        Some(serde_json::json!({"labels": ["b", "c"]})),
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(names(&r.json), ["self-hosted", "Linux", "X64", "a", "b", "c"]);
-    let r = call("PUT", base.clone(), Some(serde_json::json!({"labels": ["z"]}))).await;
+    assert_eq!(
+        names(&r.json),
+        ["self-hosted", "Linux", "X64", "a", "b", "c"]
+    );
+    let r = call(
+        "PUT",
+        base.clone(),
+        Some(serde_json::json!({"labels": ["z"]})),
+    )
+    .await;
     assert_eq!(names(&r.json), ["self-hosted", "Linux", "X64", "z"]);
     let r = call("DELETE", format!("{base}/z"), None).await;
     assert_eq!(names(&r.json), ["self-hosted", "Linux", "X64"]);
@@ -305,8 +429,16 @@ async fn custom_labels_can_be_added_set_and_removed() {
     assert_eq!(r.status, 422, "read-only labels stay");
     let r = call("DELETE", format!("{base}/nope"), None).await;
     assert_eq!(r.status, 404);
-    let r = call("POST", base.clone(), Some(serde_json::json!({"labels": "not-an-array"}))).await;
-    assert_eq!(r.status, 422, "request body validated against the description");
+    let r = call(
+        "POST",
+        base.clone(),
+        Some(serde_json::json!({"labels": "not-an-array"})),
+    )
+    .await;
+    assert_eq!(
+        r.status, 422,
+        "request body validated against the description"
+    );
     let r = call("DELETE", base.clone(), None).await;
     assert_eq!(r.json["total_count"], 3);
     let r = call("GET", base.clone(), None).await;
@@ -328,18 +460,40 @@ async fn runner_groups_and_downloads() {
     .await
     .unwrap();
     assert_eq!(r.status, 201, "{}", r.text);
-    let r = request("GET", &env.url("/orgs/acme/actions/runner-groups"), &[("authorization", &auth)], None)
-        .await
-        .unwrap();
+    let r = request(
+        "GET",
+        &env.url("/orgs/acme/actions/runner-groups"),
+        &[("authorization", &auth)],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.json["total_count"], 2);
     assert_eq!(r.json["runner_groups"][0]["name"], "Default");
     assert_eq!(r.json["runner_groups"][0]["id"], 1);
-    let r = request("GET", &env.url("/orgs/acme/actions/runners/downloads"), &[("authorization", &auth)], None)
+    let r = request(
+        "GET",
+        &env.url("/orgs/acme/actions/runners/downloads"),
+        &[("authorization", &auth)],
+        None,
+    )
+    .await
+    .unwrap();
+    let linux = r
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["os"] == "linux" && a["architecture"] == "x64")
+        .unwrap()
+        .clone();
+    let dl = request("GET", linux["download_url"].as_str().unwrap(), &[], None)
         .await
         .unwrap();
-    let linux = r.json.as_array().unwrap().iter().find(|a| a["os"] == "linux" && a["architecture"] == "x64").unwrap().clone();
-    let dl = request("GET", linux["download_url"].as_str().unwrap(), &[], None).await.unwrap();
     assert_eq!(dl.status, 200);
-    assert_eq!(hex_sha256(dl.text.as_bytes()), linux["sha256_checksum"].as_str().unwrap());
+    assert_eq!(
+        hex_sha256(dl.text.as_bytes()),
+        linux["sha256_checksum"].as_str().unwrap()
+    );
     env.assert_valid();
 }

@@ -41,13 +41,25 @@ async fn job_lifecycle_webhooks_are_signed_and_delivered() {
     let env = env().await;
     let (url, got) = receiver().await;
     let secret = "It's a Secret to Everybody";
-    env.gh.set_webhook(WebhookSpec { url: Some(url), secret: Some(secret.into()), events: None });
+    env.gh.set_webhook(WebhookSpec {
+        url: Some(url),
+        secret: Some(secret.into()),
+        events: None,
+    });
     let mut rx = env.gh.subscribe_webhooks();
 
-    let job = env.gh.queue_job("acme/widgets", "build", &["self-hosted", "linux"]).unwrap();
+    let job = env
+        .gh
+        .queue_job("acme/widgets", "build", &["self-hosted", "linux"])
+        .unwrap();
     let rid = env
         .gh
-        .add_runner(&RunnerSpec { org: Some(ORG.into()), name: "r1".into(), online: true, ..Default::default() })
+        .add_runner(&RunnerSpec {
+            org: Some(ORG.into()),
+            name: "r1".into(),
+            online: true,
+            ..Default::default()
+        })
         .unwrap();
     env.gh.complete_job(job, "success").unwrap();
 
@@ -55,7 +67,10 @@ async fn job_lifecycle_webhooks_are_signed_and_delivered() {
     while let Ok(d) = rx.try_recv() {
         seen.push(d);
     }
-    let kinds: Vec<(String, String)> = seen.iter().map(|d| (d.event.clone(), d.action.clone())).collect();
+    let kinds: Vec<(String, String)> = seen
+        .iter()
+        .map(|d| (d.event.clone(), d.action.clone()))
+        .collect();
     let k = |e: &str, a: &str| (e.to_string(), a.to_string());
     assert_eq!(
         kinds,
@@ -93,13 +108,24 @@ async fn job_lifecycle_webhooks_are_signed_and_delivered() {
         assert_eq!(h["x-github-delivery"], d.id.as_str());
         assert_eq!(h["content-type"], "application/json");
         let sig = h["x-hub-signature-256"].to_str().unwrap();
-        assert!(verify(secret, body, sig), "signature verifies with HMAC-SHA256");
+        assert!(
+            verify(secret, body, sig),
+            "signature verifies with HMAC-SHA256"
+        );
         assert!(!verify("wrong secret", body, sig));
         assert_eq!(body.as_ref(), d.body.as_bytes());
     }
-    let statuses: Vec<Option<u16>> = env.gh.deliveries().iter().map(|d| d.response_status).collect();
+    let statuses: Vec<Option<u16>> = env
+        .gh
+        .deliveries()
+        .iter()
+        .map(|d| d.response_status)
+        .collect();
     assert!(statuses.iter().all(|s| *s == Some(202)), "{statuses:?}");
-    assert_eq!(signature_256(secret.as_bytes(), seen[0].body.as_bytes()), seen[0].header("x-hub-signature-256").unwrap());
+    assert_eq!(
+        signature_256(secret.as_bytes(), seen[0].body.as_bytes()),
+        seen[0].header("x-hub-signature-256").unwrap()
+    );
     env.assert_valid();
 }
 
@@ -107,13 +133,29 @@ async fn job_lifecycle_webhooks_are_signed_and_delivered() {
 async fn payloads_have_the_shape_of_githubs() {
     let env = env().await;
     let mut rx = env.gh.subscribe_webhooks();
-    env.gh.set_webhook(WebhookSpec { events: Some(vec!["workflow_job".into(), "workflow_run".into()]), ..Default::default() });
-    let job = env.gh.queue_job("acme/widgets", "build", &["self-hosted"]).unwrap();
-    env.gh.add_runner(&RunnerSpec { org: Some(ORG.into()), name: "r".into(), online: true, ..Default::default() }).unwrap();
+    env.gh.set_webhook(WebhookSpec {
+        events: Some(vec!["workflow_job".into(), "workflow_run".into()]),
+        ..Default::default()
+    });
+    let job = env
+        .gh
+        .queue_job("acme/widgets", "build", &["self-hosted"])
+        .unwrap();
+    env.gh
+        .add_runner(&RunnerSpec {
+            org: Some(ORG.into()),
+            name: "r".into(),
+            online: true,
+            ..Default::default()
+        })
+        .unwrap();
     env.gh.complete_job(job, "failure").unwrap();
     let mut by_kind = std::collections::BTreeMap::new();
     while let Ok(d) = rx.try_recv() {
-        assert!(d.header("x-hub-signature-256").is_none(), "no secret, no signature");
+        assert!(
+            d.header("x-hub-signature-256").is_none(),
+            "no secret, no signature"
+        );
         by_kind.insert(format!("{}.{}", d.event, d.action), d.payload());
     }
     let Some(dir) = openapi::data_dir() else {
@@ -121,35 +163,83 @@ async fn payloads_have_the_shape_of_githubs() {
         return;
     };
     let spec = openapi::Spec::shared().unwrap();
-    let job_schema = spec.find("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}").unwrap().responses[&200].clone().unwrap();
-    let run_schema = spec.find("GET", "/repos/{owner}/{repo}/actions/runs").unwrap().responses[&200].clone().unwrap()["properties"]["workflow_runs"]["items"].clone();
+    let job_schema = spec
+        .find("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}")
+        .unwrap()
+        .responses[&200]
+        .clone()
+        .unwrap();
+    let run_schema = spec
+        .find("GET", "/repos/{owner}/{repo}/actions/runs")
+        .unwrap()
+        .responses[&200]
+        .clone()
+        .unwrap()["properties"]["workflow_runs"]["items"]
+        .clone();
     for (file, kind, key) in [
-        ("workflow_job.queued.5.json", "workflow_job.queued", "workflow_job"),
-        ("workflow_job.in_progress.0.json", "workflow_job.in_progress", "workflow_job"),
-        ("workflow_job.completed.1.json", "workflow_job.completed", "workflow_job"),
-        ("workflow_run.completed.0.json", "workflow_run.completed", "workflow_run"),
+        (
+            "workflow_job.queued.5.json",
+            "workflow_job.queued",
+            "workflow_job",
+        ),
+        (
+            "workflow_job.in_progress.0.json",
+            "workflow_job.in_progress",
+            "workflow_job",
+        ),
+        (
+            "workflow_job.completed.1.json",
+            "workflow_job.completed",
+            "workflow_job",
+        ),
+        (
+            "workflow_run.completed.0.json",
+            "workflow_run.completed",
+            "workflow_run",
+        ),
     ] {
-        let example: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("webhooks").join(file)).unwrap()).unwrap();
+        let example: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("webhooks").join(file)).unwrap(),
+        )
+        .unwrap();
         let ours = &by_kind[kind];
         for top in example.as_object().unwrap().keys() {
-            assert!(ours.get(top).is_some(), "{kind}: missing top-level `{top}` that {file} has");
+            assert!(
+                ours.get(top).is_some(),
+                "{kind}: missing top-level `{top}` that {file} has"
+            );
         }
         for field in example[key].as_object().unwrap().keys() {
-            assert!(ours[key].get(field).is_some(), "{kind}: {key} lacks `{field}` that {file} has");
+            assert!(
+                ours[key].get(field).is_some(),
+                "{kind}: {key} lacks `{field}` that {file} has"
+            );
         }
-        let schema = if key == "workflow_job" { &job_schema } else { &run_schema };
+        let schema = if key == "workflow_job" {
+            &job_schema
+        } else {
+            &run_schema
+        };
         let errs = openapi::validate(schema, &ours[key]);
         assert!(errs.is_empty(), "{kind}: {errs:?}");
     }
-    assert_eq!(by_kind["workflow_job.completed"]["workflow_job"]["conclusion"], "failure");
+    assert_eq!(
+        by_kind["workflow_job.completed"]["workflow_job"]["conclusion"],
+        "failure"
+    );
     env.assert_valid();
 }
 
 #[tokio::test]
 async fn event_filter_limits_what_is_sent() {
     let env = env().await;
-    env.gh.set_webhook(WebhookSpec { events: Some(vec!["workflow_job".into()]), ..Default::default() });
-    env.gh.queue_job("acme/widgets", "build", &["self-hosted"]).unwrap();
+    env.gh.set_webhook(WebhookSpec {
+        events: Some(vec!["workflow_job".into()]),
+        ..Default::default()
+    });
+    env.gh
+        .queue_job("acme/widgets", "build", &["self-hosted"])
+        .unwrap();
     let events: Vec<String> = env.gh.deliveries().into_iter().map(|d| d.event).collect();
     assert_eq!(events, ["workflow_job"]);
 }

@@ -64,7 +64,9 @@ impl Env {
 /// `acme/gadgets`, an app `flotilla` installed on `acme`.
 pub async fn env() -> Env {
     crypto();
-    let gh = FakeGitHub::start(FakeGitHubOptions::strict()).await.unwrap();
+    let gh = FakeGitHub::start(FakeGitHubOptions::strict())
+        .await
+        .unwrap();
     gh.add_org(ORG);
     gh.add_repo(ORG, REPO);
     gh.add_repo(ORG, "gadgets");
