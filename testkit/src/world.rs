@@ -1526,6 +1526,28 @@ impl World {
             let job_id = self.next_job_id;
             self.next_job_id += 1;
             let runner_name = j.runner_name.clone();
+            // A seeded in_progress job on a known idle runner makes that runner busy with it.
+            if state == JobState::InProgress && !future {
+                let scope_ok = |r: &Runner| match &r.scope {
+                    Scope::Repo(id) => *id == repo.id,
+                    Scope::Org(org) => *org == lc(&repo.owner),
+                };
+                let found = self
+                    .runners
+                    .values()
+                    .find(|r| {
+                        scope_ok(r)
+                            && !r.busy
+                            && (j.runner_id == Some(r.id)
+                                || j.runner_name.as_deref() == Some(r.name.as_str()))
+                    })
+                    .map(|r| r.id);
+                if let Some(rid) = found {
+                    let r = self.runners.get_mut(&rid).unwrap();
+                    r.busy = true;
+                    r.current_job = Some(job_id);
+                }
+            }
             self.jobs.insert(
                 job_id,
                 Job {
@@ -1544,13 +1566,24 @@ impl World {
                     started_at,
                     completed_at,
                     needs: j.needs.clone(),
-                    runner_id: j.runner_id.or(runner_name.as_ref().map(|_| 0)),
+                    runner_id: j.runner_id,
                     runner_name,
                     runner_group_id: j.runner_name.as_ref().map(|_| 1),
                     runner_group_name: j.runner_name.as_ref().map(|_| "Default".into()),
                     superseded: false,
                 },
             );
+            if let Some(r) = self
+                .runners
+                .values()
+                .find(|r| r.current_job == Some(job_id))
+            {
+                let (rid, rname, gid) = (r.id, r.name.clone(), r.group_id);
+                let job = self.jobs.get_mut(&job_id).unwrap();
+                job.runner_id = Some(rid);
+                job.runner_name = Some(rname);
+                job.runner_group_id = Some(gid);
+            }
         }
         let run = self.runs.get_mut(&id).unwrap();
         if !future {

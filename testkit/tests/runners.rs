@@ -301,6 +301,44 @@ async fn deleting_a_busy_runner_is_refused_with_422() {
 }
 
 #[tokio::test]
+async fn a_seeded_in_progress_job_makes_its_runner_busy() {
+    let env = env().await;
+    let rid = env
+        .gh
+        .add_runner(&RunnerSpec {
+            org: Some(ORG.into()),
+            name: "i-0busy".into(),
+            online: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let run = env
+        .gh
+        .add_run(&RunSpec::new(
+            "acme/widgets",
+            vec![JobSpec {
+                name: "long".into(),
+                labels: vec!["self-hosted".into()],
+                status: Some("in_progress".into()),
+                runner_name: Some("i-0busy".into()),
+                ..Default::default()
+            }],
+        ))
+        .unwrap();
+    let job = env.gh.jobs_of_run(run)[0].clone();
+    assert_eq!(job.runner_id, Some(rid));
+    assert_eq!(env.gh.runner(rid).unwrap().current_job, Some(job.id));
+    let err = env
+        .installation_client()
+        .actions()
+        .delete_org_runner(ORG, rid.into())
+        .await
+        .unwrap_err();
+    assert_eq!(gh_status(&err), Some(422));
+    env.assert_valid();
+}
+
+#[tokio::test]
 async fn registration_and_remove_tokens() {
     let env = env().await;
     let inst = env.installation_client();
