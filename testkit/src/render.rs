@@ -234,6 +234,52 @@ pub fn job(w: &World, j: &Job) -> Value {
     })
 }
 
+/// The `check_run` of a GitHub Actions job (same id as the job).
+pub fn check_run(w: &World, j: &Job) -> Value {
+    let run = &w.runs[&j.run_id];
+    let repo = &w.repos[&run.repo_id];
+    let b = &w.base_url;
+    let full = repo.full_name();
+    let suite = run.id + 1_000_000_000;
+    let status = match j.state {
+        JobState::Completed => "completed",
+        JobState::InProgress => "in_progress",
+        _ => "queued",
+    };
+    let app = json!({
+        "id": 15368, "slug": "github-actions", "node_id": node_id("App", 15368),
+        "name": "GitHub Actions", "description": "Automate your workflow from idea to production",
+        "external_url": "https://help.github.com/en/actions", "html_url": format!("{b}/apps/github-actions"),
+        "created_at": "2018-07-30T09:30:17Z", "updated_at": "2019-12-10T19:04:12Z",
+        "owner": simple_user(w, &repo.owner, false), "permissions": {}, "events": []
+    });
+    json!({
+        "id": j.id,
+        "node_id": node_id("CheckRun", j.id),
+        "head_sha": run.head_sha,
+        "external_id": "",
+        "url": format!("{b}/repos/{full}/check-runs/{}", j.id),
+        "html_url": format!("{b}/{full}/actions/runs/{}/job/{}", j.run_id, j.id),
+        "details_url": format!("{b}/{full}/actions/runs/{}/job/{}", j.run_id, j.id),
+        "status": status,
+        "conclusion": j.conclusion,
+        "started_at": rfc3339(j.started_at.unwrap_or(j.created_at)),
+        "completed_at": j.completed_at.map(rfc3339),
+        "output": {"title": null, "summary": null, "text": null, "annotations_count": 0,
+                   "annotations_url": format!("{b}/repos/{full}/check-runs/{}/annotations", j.id)},
+        "name": j.name,
+        "check_suite": {
+            "id": suite, "node_id": node_id("CheckSuite", suite), "head_branch": run.head_branch,
+            "head_sha": run.head_sha, "status": status, "conclusion": j.conclusion,
+            "url": format!("{b}/repos/{full}/check-suites/{suite}"),
+            "before": run.head_sha, "after": run.head_sha, "pull_requests": [], "app": app,
+            "created_at": rfc3339(run.created_at), "updated_at": rfc3339(run.updated_at)
+        },
+        "app": app,
+        "pull_requests": [],
+    })
+}
+
 /// A workflow run.
 pub fn run(w: &World, r: &Run) -> Value {
     let repo = &w.repos[&r.repo_id];

@@ -2037,6 +2037,11 @@ impl World {
     // ---------------------------------------------------------------- webhooks
 
     pub fn emit_job_event(&mut self, job_id: u64, action: &str) {
+        match action {
+            "queued" => self.emit_check_run(job_id, "created"),
+            "completed" => self.emit_check_run(job_id, "completed"),
+            _ => {}
+        }
         if !self.webhooks.wants("workflow_job") {
             return;
         }
@@ -2050,6 +2055,24 @@ impl World {
         });
         self.add_common(&mut payload, &repo);
         self.deliver("workflow_job", action, payload);
+    }
+
+    /// `check_run` (opt-in: list it in `WebhookSpec.events`), as GitHub Actions sends it: the
+    /// check run id is the job id, the app is `github-actions`.
+    fn emit_check_run(&mut self, job_id: u64, action: &str) {
+        if !self.webhooks.wants("check_run") {
+            return;
+        }
+        let job = &self.jobs[&job_id];
+        let repo = self.job_repo(job).clone();
+        let mut payload = json!({
+            "action": action,
+            "check_run": crate::render::check_run(self, job),
+            "repository": crate::render::repository(self, &repo),
+            "sender": crate::render::simple_user(self, &self.runs[&job.run_id].actor.clone(), false),
+        });
+        self.add_common(&mut payload, &repo);
+        self.deliver("check_run", action, payload);
     }
 
     pub fn emit_run_event(&mut self, run_id: u64, action: &str) {

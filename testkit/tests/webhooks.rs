@@ -231,6 +231,70 @@ async fn payloads_have_the_shape_of_githubs() {
 }
 
 #[tokio::test]
+async fn check_run_events_are_opt_in_and_carry_the_job_id() {
+    let env = env().await;
+    env.gh.set_webhook(WebhookSpec {
+        events: Some(vec!["check_run".into()]),
+        ..Default::default()
+    });
+    let job = env
+        .gh
+        .queue_job("acme/widgets", "build", &["self-hosted"])
+        .unwrap();
+    env.gh.complete_job(job, "success").unwrap();
+    let ds = env.gh.deliveries();
+    let kinds: Vec<(String, String)> = ds
+        .iter()
+        .map(|d| (d.event.clone(), d.action.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("check_run".to_string(), "created".to_string()),
+            ("check_run".into(), "completed".into())
+        ]
+    );
+    let created = ds[0].payload();
+    assert_eq!(
+        created["check_run"]["id"], job,
+        "a GitHub Actions check run has the job's id"
+    );
+    assert_eq!(created["check_run"]["app"]["slug"], "github-actions");
+    assert_eq!(created["check_run"]["status"], "queued");
+    if let Some(dir) = openapi::data_dir() {
+        let example: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("webhooks/check_run.created.0.json")).unwrap(),
+        )
+        .unwrap();
+        for field in example["check_run"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "deployment")
+        {
+            assert!(
+                created["check_run"].get(field).is_some(),
+                "check_run lacks `{field}`"
+            );
+        }
+    } else {
+        eprintln!("!!! SKIPPED check_run shape check: ../shared/data absent");
+    }
+    // The handler's next step: the job by id has the labels.
+    let tok = env.gh.mint_installation_token(env.installation_id).unwrap();
+    let r = flotilla_testkit::client::request(
+        "GET",
+        &env.url(&format!("/repos/acme/widgets/actions/jobs/{job}")),
+        &[("authorization", &format!("Bearer {tok}"))],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.json["labels"], serde_json::json!(["self-hosted"]));
+    env.assert_valid();
+}
+
+#[tokio::test]
 async fn event_filter_limits_what_is_sent() {
     let env = env().await;
     env.gh.set_webhook(WebhookSpec {
