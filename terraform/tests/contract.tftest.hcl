@@ -10,6 +10,24 @@ mock_provider "aws" {
   source = "./tests/mocks"
 }
 
+# The module-created parameters get their real ARNs (the contract test compares them).
+override_resource {
+  target = aws_ssm_parameter.config
+  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/config" }
+}
+override_resource {
+  target = aws_ssm_parameter.github_app_id
+  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/app-id" }
+}
+override_resource {
+  target = aws_ssm_parameter.github_app_key_base64
+  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/app-key-base64" }
+}
+override_resource {
+  target = aws_ssm_parameter.github_app_webhook_secret
+  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/webhook-secret" }
+}
+
 variables {
   contract = jsondecode(file("../contracts/lambda-env.json"))
   core_config_fields = flatten(regexall("\"([a-z0-9_]+)\"",

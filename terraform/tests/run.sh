@@ -266,7 +266,7 @@ step_moto() {
   local ex="$WORK/examples-default" zips="$WORK/lambda-zips" data="$WORK/tfdata/moto"
   mkdir -p "$ex" "$zips" "$data"
   cp "$TF_ROOT"/examples/default/*.tf "$ex/"
-  sed -i "s|source = \"../../\"|source = \"$TF_ROOT\"|" "$ex/main.tf"
+  sed -i -E "s|source( *)= \"\.\./\.\./\"|source\1= \"$TF_ROOT\"|" "$ex/main.tf"
   sed "s|MOTO_ENDPOINT|$MOTO_ENDPOINT|g" "$HERE/moto/moto_override.tf" >"$ex/moto_override.tf"
   for z in webhook runners runner-binaries-syncer; do cp "$HERE/fixtures/dummy-lambda.zip" "$zips/$z.zip"; done
   local net vpc subnets
@@ -336,11 +336,9 @@ step_checkov() {
   fi
   log "  $("$venv/bin/checkov" --version 2>/dev/null | tail -1 | sed 's/^/checkov /')"
   local out="$WORK/checkov.json"
-  "$venv/bin/checkov" -d "$TF_ROOT" --framework terraform --quiet --compact --skip-download \
-    --download-external-modules false --skip-path tests/ -o cli -o json --output-file-path console,"$WORK" \
-    >"$WORK/checkov.txt" 2>&1 || true
-  tail -40 "$WORK/checkov.txt"
-  out="$WORK/results_json.json"
+  "$venv/bin/checkov" -d "$TF_ROOT" --framework terraform --skip-download \
+    --download-external-modules false --skip-path tests/ -o json >"$out" 2>"$WORK/checkov.err" || true
+  [ -s "$out" ] || { cat "$WORK/checkov.err"; return 1; }
   python3 - "$out" <<'EOF'
 import json, sys
 data = json.load(open(sys.argv[1]))
@@ -349,8 +347,12 @@ passed = failed = skipped = 0
 for r in reports:
     s = r.get("summary", {})
     passed += s.get("passed", 0); failed += s.get("failed", 0); skipped += s.get("skipped", 0)
+    seen = set()
     for c in r.get("results", {}).get("skipped_checks", []):
-        print(f"  skip {c['check_id']} {c['resource']} ({c['file_path']}): {(c.get('check_result') or {}).get('suppress_comment', '')}")
+        key = (c["check_id"], c["file_path"], c["resource"].split(".")[-2], (c.get("check_result") or {}).get("suppress_comment", ""))
+        if key not in seen:
+            seen.add(key)
+            print(f"  skip {key[0]} {key[2]} ({key[1]}): {key[3]}")
     for c in r.get("results", {}).get("failed_checks", []):
         print(f"  FAIL {c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range']}) {c['check_name']}")
 print(f"  checkov: {passed} passed, {failed} failed, {skipped} skipped")

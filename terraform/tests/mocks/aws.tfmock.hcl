@@ -54,21 +54,6 @@ mock_resource "aws_iam_instance_profile" {
 mock_resource "aws_security_group" {
   defaults = { id = "sg-0123456789abcdef0", arn = "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-0123456789abcdef0" }
 }
-
-# The module-created parameters get their real ARNs (the contract test compares them).
-override_resource {
-  target = aws_ssm_parameter.config
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/config" }
-}
-override_resource {
-  target = aws_ssm_parameter.github_app_id
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/app-id" }
-}
-override_resource {
-  target = aws_ssm_parameter.github_app_key_base64
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/app-key-base64" }
-}
-override_resource {
-  target = aws_ssm_parameter.github_app_webhook_secret
-  values = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/github-actions/github/webhook-secret" }
+mock_resource "aws_iam_policy" {
+  defaults = { arn = "arn:aws:iam::123456789012:policy/mock" }
 }
