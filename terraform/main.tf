@@ -60,6 +60,12 @@ locals {
 
   # Effective values of the core's null defaults that the infrastructure needs.
   enable_jit_config = coalesce(var.enable_jit_config, var.enable_ephemeral_runners)
+  # What the boot script registers with a registration token (core: Config::runner_labels).
+  runner_labels = distinct(concat(
+    var.runner_disable_default_labels ? [] : ["self-hosted", var.runner_os, var.runner_architecture],
+    [for l in var.runner_extra_labels : lower(trimspace(l))],
+  ))
+  github_url = var.ghes_url == null ? "https://github.com" : trimsuffix(var.ghes_url, "/")
 
   # GitHub App parameters: existing ones (github_app_ssm_parameters) or the module's.
   github_app_parameters = {
@@ -280,6 +286,9 @@ module "runners" {
   enable_ephemeral_runners              = var.enable_ephemeral_runners
   enable_jit_config                     = local.enable_jit_config
   runner_name_prefix                    = var.runner_name_prefix
+  runner_labels                         = local.runner_labels
+  runner_group                          = var.enable_organization_runners ? var.runner_group_name : ""
+  github_url                            = local.github_url
   block_device_mappings                 = var.block_device_mappings
   ami_id_ssm_parameter_name             = var.ami_id_ssm_parameter_name
   ami_filter                            = var.ami_filter

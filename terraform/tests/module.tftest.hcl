@@ -73,6 +73,10 @@ run "defaults" {
     error_message = "Linux runners get the Amazon Linux 2023 bash user data reading /{prefix}/runners/tokens/<instance id>."
   }
   assert {
+    condition     = strcontains(output.runner_user_data, "RUNNER_LABELS='self-hosted,linux,x64'") && strcontains(output.runner_user_data, "RUNNER_GROUP=''") && strcontains(output.runner_user_data, "GITHUB_URL='https://github.com'")
+    error_message = "Registration-token runners register with the core's labels, no group for repository runners, on github.com."
+  }
+  assert {
     condition     = output.launch_template.image_id == "ami-0123456789abcdef0"
     error_message = "The AMI comes from the default SSM parameter."
   }
@@ -135,12 +139,24 @@ run "prefix_names_everything" {
   command = apply
 
   variables {
-    prefix = "ci-pool"
+    prefix                      = "ci-pool"
+    runner_extra_labels         = ["GPU"]
+    enable_organization_runners = true
+    runner_group_name           = "ci"
+    ghes_url                    = "https://ghe.example.com/"
   }
 
   assert {
     condition     = alltrue([for f in output.functions : startswith(f.function_name, "ci-pool-") && f.environment.FLOTILLA_PREFIX == "ci-pool"])
     error_message = "Functions are named <prefix>-<handler> and carry FLOTILLA_PREFIX."
+  }
+  assert {
+    condition     = strcontains(output.runner_user_data, "RUNNER_LABELS='self-hosted,linux,x64,gpu'") && strcontains(output.runner_user_data, "RUNNER_GROUP='ci'") && strcontains(output.runner_user_data, "GITHUB_URL='https://ghe.example.com'")
+    error_message = "Labels are lowercased default + extra labels; organization runners join runner_group_name; GHES URLs are used as is."
+  }
+  assert {
+    condition     = output.functions["webhook"].environment.FLOTILLA_GITHUB_API_URL == "https://ghe.example.com/api/v3"
+    error_message = "With ghes_url the functions call https://HOST/api/v3."
   }
   assert {
     condition     = output.ssm_parameters.github_app_id == "/ci-pool/github/app-id" && output.ssm_parameters.runner_tokens == "/ci-pool/runners/tokens"

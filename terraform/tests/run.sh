@@ -202,7 +202,8 @@ step_render() {
         # shellcheck disable=SC2016 # literal bash of the rendered script
         if ! grep -q 'aws ssm get-parameter --name "$TOKEN_PARAMETER" --with-decryption' "$out/$name" ||
           ! grep -q 'aws ssm delete-parameter --name "$TOKEN_PARAMETER"' "$out/$name" ||
-          ! grep -q "TOKEN_PATH='/render-test/runners/tokens'" "$out/$name"; then
+          ! grep -q "TOKEN_PATH='/render-test/runners/tokens'" "$out/$name" ||
+          ! grep -q 'imds tags/instance/flotilla:owner' "$out/$name"; then
           log "  $name does not read then delete its own token"
           ok=1
         fi

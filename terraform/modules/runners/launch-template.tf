@@ -39,6 +39,9 @@ module "user_data" {
   prefix                   = var.prefix
   runner_os                = var.runner_os
   runner_architecture      = var.runner_architecture
+  github_url               = var.github_url
+  runner_labels            = var.runner_labels
+  runner_group             = var.runner_group
   userdata_template        = var.userdata_template
   enable_ephemeral_runners = var.enable_ephemeral_runners
   enable_jit_config        = var.enable_jit_config
@@ -66,7 +69,7 @@ resource "aws_launch_template" "runner" {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
     http_put_response_hop_limit = 1
-    instance_metadata_tags      = "disabled"
+    instance_metadata_tags      = "enabled" # the boot script reads flotilla:owner
   }
 
   monitoring {

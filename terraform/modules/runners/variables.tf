@@ -341,3 +341,21 @@ variable "alarm_sns_topic_arns" {
   type        = list(string)
   default     = []
 }
+
+variable "github_url" {
+  description = "GitHub (or GHES) web URL runners register with."
+  type        = string
+  default     = "https://github.com"
+}
+
+variable "runner_labels" {
+  description = "The runners' labels (default labels + runner_extra_labels, lowercase)."
+  type        = list(string)
+  default     = ["self-hosted", "linux", "x64"]
+}
+
+variable "runner_group" {
+  description = "Runner group of organization runners; empty for repository runners."
+  type        = string
+  default     = ""
+}

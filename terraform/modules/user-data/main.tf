@@ -14,6 +14,9 @@ locals {
     runner_run_as            = var.runner_run_as
     runner_name_prefix       = var.runner_name_prefix
     runner_architecture      = var.runner_architecture
+    github_url               = trimsuffix(var.github_url, "/")
+    runner_labels            = join(",", var.runner_labels)
+    runner_group             = var.runner_group
     runner_binaries_s3_url   = var.runner_binaries_s3_url == null ? "" : var.runner_binaries_s3_url
     runner_log_group_name    = var.runner_log_group_name
     enable_cloudwatch_agent  = var.enable_cloudwatch_agent

@@ -77,3 +77,21 @@ variable "enable_debug_logging" {
   type        = bool
   default     = false
 }
+
+variable "github_url" {
+  description = "GitHub (or GHES) web URL the runner registers with: <github_url>/<owner>."
+  type        = string
+  default     = "https://github.com"
+}
+
+variable "runner_labels" {
+  description = "Labels of the runner when it registers with a registration token (JIT configs carry their own)."
+  type        = list(string)
+  default     = ["self-hosted", "linux", "x64"]
+}
+
+variable "runner_group" {
+  description = "Runner group of organization runners; empty for repository runners."
+  type        = string
+  default     = ""
+}

@@ -55,6 +55,8 @@ need(f'ToBoolean("{"true" if "--ephemeral" in flags else "false"}")' in text.spl
 need(f'$jit = [System.Convert]::ToBoolean("{"true" if "--jit" in flags else "false"}")' in text, "JIT flag rendered")
 need(("Read-S3Object" in text) == ("--s3" in flags), "runner from the S3 mirror exactly when configured")
 need("--jitconfig $config" in text and "config.cmd" in text, "registers with a JIT config or config.cmd")
+need("meta-data/tags/instance/flotilla:owner" in text and '"--token", $config' in text,
+     "registration tokens register with the owner from the instance's flotilla:owner tag")
 need("Remove-EC2Instance -InstanceId $instanceId" in text, "can terminate itself (only its own instance id)")
 need("Write-Output $config" not in text and "Write-Output \"$config" not in text, "never prints the token")
 

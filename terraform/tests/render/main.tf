@@ -51,6 +51,9 @@ module "ubuntu_reusable_arm64" {
   userdata_template     = "${path.module}/../../templates/user-data-ubuntu.sh.tftpl"
   runner_run_as         = "ubuntu"
   runner_architecture   = "arm64"
+  runner_labels         = ["self-hosted", "linux", "arm64", "ubuntu"]
+  runner_group          = "CI Runners"
+  github_url            = "https://github.example.com/"
 }
 
 output "ubuntu_reusable_arm64" {
