@@ -10,7 +10,7 @@ use crate::config::CapacityType;
 use crate::time::Timestamp;
 
 /// A repository, with its owner's kind (runners register at the org or at the repo).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RepoRef {
     pub owner: String,
     pub name: String,

@@ -3,6 +3,12 @@
 //! reads, no OS randomness, deterministic maths (`libm`) and ordered maps.
 
 pub mod demo;
+pub mod engine;
+pub mod inputs;
 pub mod load;
 pub mod prices;
+pub mod report;
+pub mod rng;
+pub mod settings;
 pub mod trace;
+pub mod world;

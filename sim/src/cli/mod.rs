@@ -1,0 +1,42 @@
+//! The `flotilla` command line: argument parsing and dispatch; each subcommand in its own file.
+
+mod replay;
+
+use clap::{Parser, Subcommand};
+
+/// Flotilla: self-hosted GitHub Actions runners on AWS spot, and the simulator that tunes them.
+///
+/// The simulator drives the same scaling policy the production Lambdas run
+/// (flotilla-core) through a model of GitHub, SQS, EC2 Fleet and the spot market,
+/// in virtual time. Same inputs and seed give byte-identical results.
+#[derive(Parser)]
+#[command(
+    name = "flotilla",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Replay(replay::ReplayArgs),
+}
+
+/// Exit codes: 0 success, 1 the work failed, 2 bad input (a message says which and why).
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Replay(args) => replay::run(args),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

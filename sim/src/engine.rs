@@ -1,0 +1,1646 @@
+//! The discrete-event simulation: virtual time in integer milliseconds, events ordered by
+//! (time, sequence), a seeded RNG, and the world around the policy. The simulator never decides:
+//! every decision is `flotilla_core::decide` / `on_outcome` on an `Observation` built from what a
+//! Lambda could see (instances and their tags, GitHub's runner list, SSM, build-queue messages).
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use flotilla_core::command::{LaunchRequest, RemovalReason};
+use flotilla_core::config::CapacityType;
+use flotilla_core::cron::{parse_schedule_expression, Schedule};
+use flotilla_core::model::{
+    ClaimParameter, Fleet, InstanceState, QueuedJob, RepoRef, Runner, TokenParameter,
+};
+use flotilla_core::observation::{
+    InterruptionKind, InterruptionNotice, JobMessage, JobStatus, ScaleUpBatch, Secret,
+    WebhookDelivery,
+};
+use flotilla_core::outcome::InterruptedJob;
+use flotilla_core::policy::scale_up::{owner_for, wants_job_status};
+use flotilla_core::policy::webhook::decide_event;
+use flotilla_core::webhook::{WebhookEvent, WorkflowJobEvent, WorkflowRunEvent};
+use flotilla_core::{
+    decide, naming, on_outcome, tags, Command, Config, Observation, Outcome, Timestamp,
+};
+
+use crate::prices::{AzId, PriceBook, TypeId};
+use crate::report::{self, Report};
+use crate::rng::SimRng;
+use crate::settings::{
+    bucket_share, monthly_share_to_hourly_rate, InterruptionModel, WorldSettings,
+};
+use crate::trace::TraceJob;
+use crate::world::ec2::{
+    candidate_pools, choose_pool, instance_id, instance_index, Ec2, SimInstance,
+};
+use crate::world::github::{Attempt, AttemptStatus, GitHub, SimRunner};
+use crate::world::sqs::{BuildQueue, MessageState};
+use crate::world::ssm::Ssm;
+
+const SECOND: i64 = 1_000;
+const HOUR: i64 = 3_600_000;
+/// A spot interruption warning comes two minutes before the reclaim.
+const SPOT_WARNING_MS: i64 = 120 * SECOND;
+/// Duration of a webhook invocation, for Lambda cost.
+const WEBHOOK_INVOCATION_MS: i64 = 30;
+/// Duration of a termination-watcher invocation.
+const WATCHER_INVOCATION_MS: i64 = 200;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    JobQueued(usize),
+    WebhookQueued(usize),
+    WebhookStarted(usize),
+    WebhookCompleted(usize),
+    RunCompleted(u64),
+    Poll,
+    ScaleUpStart(usize),
+    ScaleUpEnd,
+    InstanceBooted(usize),
+    RunnerRegistered(usize),
+    JobStarts(usize),
+    JobFinished(usize),
+    EphemeralShutdown(usize),
+    ScaleDownTick,
+    PoolTick(usize),
+    Perform(usize),
+    SpotWarning(usize),
+    SpotReclaim(usize),
+    RunnerOffline(usize),
+    LostJobFails(usize),
+    Sample,
+}
+
+struct Scheduled {
+    at: i64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        self.at == o.at && self.seq == o.seq
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Min-heap on (at, seq).
+        (o.at, o.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+/// What an invocation was about, to rebuild its observation for `on_outcome`.
+#[derive(Clone, Debug)]
+enum Context {
+    Webhook,
+    ScaleUp(Vec<JobMessage>),
+    ScaleDown,
+    Pool(u32),
+    Interruption(Box<InterruptionNotice>),
+}
+
+struct Pending {
+    context: Context,
+    commands: Vec<Command>,
+}
+
+/// Everything a replay needs.
+pub struct Scenario {
+    pub config: Config,
+    pub world: WorldSettings,
+    pub prices: PriceBook,
+    pub jobs: Vec<TraceJob>,
+    pub seed: u64,
+    pub trace_description: String,
+    pub prices_description: String,
+    pub notes: Vec<String>,
+}
+
+/// A served trace job's bookkeeping.
+#[derive(Clone, Debug, Default)]
+struct JobBook {
+    served: bool,
+    first_start: Option<i64>,
+    completed: bool,
+    duration_ms: i64,
+    labels: Vec<String>,
+    repo: RepoRef,
+}
+
+#[derive(Default)]
+struct Counters {
+    launched: u64,
+    spot: u64,
+    on_demand: u64,
+    failovers: u64,
+    peak: u64,
+    launch_errors: BTreeMap<String, u64>,
+    terminated: BTreeMap<String, u64>,
+    by_type: BTreeMap<String, u64>,
+    interruptions: u64,
+    reruns: u64,
+    interrupted_attempts: u64,
+    webhook_requests: u64,
+    lambda_invocations: u64,
+    lambda_ms: i64,
+    scale_up_invocations: u64,
+    webhook_responses: BTreeMap<String, u64>,
+    busy_ms: i64,
+}
+
+pub struct Sim<'a> {
+    cfg: &'a Config,
+    world: &'a WorldSettings,
+    prices: &'a PriceBook,
+    trace: &'a [TraceJob],
+    now: i64,
+    seq: u64,
+    events: BinaryHeap<Scheduled>,
+    rng: SimRng,
+    interruption_rng: SimRng,
+    capacity_rng: SimRng,
+    gh: GitHub,
+    ec2: Ec2,
+    sqs: BuildQueue,
+    ssm: Ssm,
+    books: Vec<JobBook>,
+    /// Served attempts not yet finished, per run id.
+    run_open: BTreeMap<u64, u32>,
+    pending: Vec<Option<Pending>>,
+    invocations: Vec<Vec<usize>>,
+    scale_up_running: u32,
+    scale_up_limit: u32,
+    poll_scheduled_at: Option<i64>,
+    next_job_id: u64,
+    counters: Counters,
+    timeline: report::Timeline,
+    sample_every: i64,
+    start: i64,
+    horizon: i64,
+    runner_labels: Vec<String>,
+    zones: Vec<AzId>,
+    scale_down: Schedule,
+    pools: Vec<Schedule>,
+    open_attempts: u64,
+    last_queued: i64,
+    /// The attempt a webhook invocation is about (for Enqueue).
+    current_attempt: Option<usize>,
+}
+
+/// Why a scenario cannot run, in words for the user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioError(pub String);
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Runs a scenario to the end.
+pub fn replay(s: &Scenario) -> Result<report::Outcome, ScenarioError> {
+    let mut sim = Sim::new(s)?;
+    sim.run();
+    Ok(sim.finish(s))
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(s: &'a Scenario) -> Result<Self, ScenarioError> {
+        s.world.validate().map_err(ScenarioError)?;
+        s.config
+            .validate()
+            .map_err(|e| ScenarioError(e.to_string()))?;
+        let prices = &s.prices;
+        for name in &s.config.instance_types {
+            match prices.type_id(name) {
+                Some(id) => {
+                    let priced = match s.config.instance_target_capacity_type {
+                        CapacityType::Spot => !prices.spot_zones(id).is_empty(),
+                        CapacityType::OnDemand => prices.on_demand_usd_per_hour_id(id).is_some(),
+                    };
+                    if !priced {
+                        return Err(ScenarioError(format!(
+                            "instance type {name} has no {} price in the price data for {}: add prices for it or remove it from instance_types",
+                            s.config.instance_target_capacity_type.as_str(),
+                            prices.region()
+                        )));
+                    }
+                }
+                None => {
+                    return Err(ScenarioError(format!(
+                        "instance type {name} is not in the price data for {}: add prices for it (--prices) or remove it from instance_types",
+                        prices.region()
+                    )))
+                }
+            }
+        }
+        let mut zones = Vec::new();
+        for z in &s.world.availability_zones {
+            zones.push(prices.az_id(z).ok_or_else(|| {
+                ScenarioError(format!(
+                    "availability zone {z} has no prices in the price data"
+                ))
+            })?);
+        }
+        let scale_down = parse_schedule_expression(&s.config.scale_down_schedule_expression, None)
+            .map_err(ScenarioError)?;
+        let mut pools = Vec::new();
+        for p in &s.config.pool_config {
+            pools.push(
+                parse_schedule_expression(
+                    &p.schedule_expression,
+                    p.schedule_expression_timezone.as_deref(),
+                )
+                .map_err(ScenarioError)?,
+            );
+        }
+        let start = s.jobs.first().map(|j| j.queued_at.0).unwrap_or(0);
+        let last_queued = s.jobs.last().map(|j| j.queued_at.0).unwrap_or(0);
+        let longest = s
+            .jobs
+            .iter()
+            .map(|j| j.duration_ms().unwrap_or(0) as i64)
+            .max()
+            .unwrap_or(0);
+        let horizon = last_queued + longest + (s.world.drain_seconds * 1000.0) as i64;
+        let points = i64::from(s.world.timeline_points.max(1));
+        let sample_every = ((horizon - start) / points).max(SECOND);
+        let scale_up_limit = match s.config.scale_up_reserved_concurrent_executions {
+            n if n < 0 => 1_000,
+            0 => 0,
+            n => n as u32,
+        };
+        Ok(Sim {
+            cfg: &s.config,
+            world: &s.world,
+            prices,
+            trace: &s.jobs,
+            now: start,
+            seq: 0,
+            events: BinaryHeap::new(),
+            rng: SimRng::fork(s.seed, 1),
+            interruption_rng: SimRng::fork(s.seed, 2),
+            capacity_rng: SimRng::fork(s.seed, 3),
+            gh: GitHub::default(),
+            ec2: Ec2::default(),
+            sqs: BuildQueue::default(),
+            ssm: Ssm::default(),
+            books: Vec::new(),
+            run_open: BTreeMap::new(),
+            pending: Vec::new(),
+            invocations: Vec::new(),
+            scale_up_running: 0,
+            scale_up_limit,
+            poll_scheduled_at: None,
+            next_job_id: s.jobs.iter().map(|j| j.job_id).max().unwrap_or(0) + 1,
+            counters: Counters::default(),
+            timeline: report::Timeline::default(),
+            sample_every,
+            start,
+            horizon,
+            runner_labels: s.config.runner_labels(),
+            zones,
+            scale_down,
+            pools,
+            open_attempts: 0,
+            last_queued,
+            current_attempt: None,
+        })
+    }
+
+    fn at(&mut self, at: i64, event: Event) {
+        self.seq += 1;
+        self.events.push(Scheduled {
+            at: at.max(self.now),
+            seq: self.seq,
+            event,
+        });
+    }
+
+    fn now_ts(&self) -> Timestamp {
+        Timestamp(self.now)
+    }
+
+    /// Queues every trace job and the schedules; routes each job through the webhook's decision
+    /// to learn whether this pool serves it.
+    fn seed_events(&mut self) {
+        let cfg = self.cfg;
+        for (i, job) in self.trace.iter().enumerate() {
+            let repo = repo_ref(&job.repo);
+            let owner = owner_for(cfg, &repo.owner, &repo.full_name());
+            let scope = self.gh.scope_id(&owner);
+            let labels: Vec<String> = job.labels.to_vec();
+            let queued = QueuedJob {
+                job_id: job.job_id,
+                run_id: job.run_id,
+                run_attempt: job.run_attempt,
+                repo: repo.clone(),
+                installation_id: None,
+                labels: labels.clone(),
+                queued_at: Some(job.queued_at),
+            };
+            // The webhook's own routing decides "served"; a job GitHub could never give our
+            // runners (labels not covered) is unserved too, rather than queued forever.
+            let routed = flotilla_core::policy::webhook::route(cfg, queued)
+                .iter()
+                .any(|c| matches!(c, Command::Enqueue { .. }));
+            let coverable = flotilla_core::labels::runner_covers_job(&self.runner_labels, &labels);
+            let served = routed && coverable;
+            self.books.push(JobBook {
+                served,
+                duration_ms: job.duration_ms().unwrap_or(0) as i64,
+                labels,
+                repo,
+                ..Default::default()
+            });
+            if served {
+                let a = self.gh.add_attempt(Attempt {
+                    trace_index: i,
+                    job_id: job.job_id,
+                    run_attempt: job.run_attempt,
+                    scope,
+                    queued_at: job.queued_at.0,
+                    started_at: None,
+                    completed_at: None,
+                    status: AttemptStatus::Queued,
+                    runner: None,
+                    interrupted: false,
+                    conclusion: None,
+                });
+                *self.run_open.entry(job.run_id).or_default() += 1;
+                self.open_attempts += 1;
+                self.at(job.queued_at.0, Event::JobQueued(a));
+            }
+        }
+        if let Some(t) = self.scale_down.next_after(Timestamp(self.start)) {
+            self.at(t.0, Event::ScaleDownTick);
+        }
+        for i in 0..self.pools.len() {
+            if let Some(t) = self.pools[i].next_after(Timestamp(self.start)) {
+                self.at(t.0, Event::PoolTick(i));
+            }
+        }
+        if self.world.timeline_points > 0 {
+            self.at(self.start, Event::Sample);
+        }
+    }
+
+    pub fn run(&mut self) {
+        self.seed_events();
+        while let Some(s) = self.events.pop() {
+            if s.at > self.horizon {
+                self.now = self.horizon;
+                break;
+            }
+            self.now = s.at;
+            self.handle(s.event);
+            if self.open_attempts == 0
+                && self.ec2.live_count() == 0
+                && self.now >= self.last_queued
+                && self.scale_up_running == 0
+            {
+                break;
+            }
+        }
+    }
+
+    fn handle(&mut self, e: Event) {
+        match e {
+            Event::JobQueued(a) => self.on_job_queued(a),
+            Event::WebhookQueued(a) => self.on_webhook_job(a, "queued"),
+            Event::WebhookStarted(a) => self.on_webhook_job(a, "in_progress"),
+            Event::WebhookCompleted(a) => self.on_webhook_job(a, "completed"),
+            Event::RunCompleted(run) => self.on_run_completed(run),
+            Event::Poll => self.on_poll(),
+            Event::ScaleUpStart(inv) => self.on_scale_up(inv),
+            Event::ScaleUpEnd => {
+                self.scale_up_running -= 1;
+                self.on_poll();
+            }
+            Event::InstanceBooted(i) => self.on_booted(i),
+            Event::RunnerRegistered(i) => self.on_registered(i),
+            Event::JobStarts(a) => self.on_job_starts(a),
+            Event::JobFinished(a) => self.on_job_finished(a),
+            Event::EphemeralShutdown(i) => {
+                if self.ec2.is_live(i) {
+                    self.terminate(i, "ephemeral_done");
+                }
+            }
+            Event::ScaleDownTick => self.on_scale_down_tick(),
+            Event::PoolTick(p) => self.on_pool_tick(p),
+            Event::Perform(p) => {
+                if let Some(pending) = self.pending[p].take() {
+                    self.perform_all(&pending.context, pending.commands);
+                }
+            }
+            Event::SpotWarning(i) => self.on_spot_warning(i),
+            Event::SpotReclaim(i) => self.on_spot_reclaim(i),
+            Event::RunnerOffline(r) => self.gh.set_listed_online(r, false),
+            Event::LostJobFails(a) => self.finish_attempt(a, "failure"),
+            Event::Sample => self.on_sample(),
+        }
+    }
+
+    // ---- GitHub ----
+
+    fn on_job_queued(&mut self, a: usize) {
+        let scope = self.gh.attempts[a].scope;
+        match self.gh.take_idle_runner(scope) {
+            Some(r) => self.assign(a, r),
+            None => self.gh.enqueue(a),
+        }
+        let delay = self.rng.sample(&self.world.webhook_delivery);
+        self.at(self.now + delay, Event::WebhookQueued(a));
+        self.last_queued = self.last_queued.max(self.now);
+    }
+
+    fn assign(&mut self, a: usize, r: usize) {
+        self.gh.attempts[a].status = AttemptStatus::Assigned;
+        self.gh.attempts[a].runner = Some(r);
+        self.gh.runners[r].busy_with = Some(a);
+        self.gh.set_listed_busy(r, true);
+        let delay = self.rng.sample(&self.world.job_assignment);
+        self.at(self.now + delay, Event::JobStarts(a));
+    }
+
+    fn on_job_starts(&mut self, a: usize) {
+        let Some(r) = self.gh.attempts[a].runner else {
+            return;
+        };
+        let inst = self.gh.runners[r].instance;
+        if !self.ec2.is_live(inst) {
+            // The runner died before it picked the job up: GitHub queues it again.
+            self.gh.attempts[a].status = AttemptStatus::Queued;
+            self.gh.attempts[a].runner = None;
+            self.gh.enqueue(a);
+            return;
+        }
+        let at = &mut self.gh.attempts[a];
+        at.status = AttemptStatus::InProgress;
+        at.started_at = Some(self.now);
+        let book = &mut self.books[at.trace_index];
+        if book.first_start.is_none() {
+            book.first_start = Some(self.now);
+        }
+        let duration = book.duration_ms;
+        self.at(self.now + duration, Event::JobFinished(a));
+        let delay = self.rng.sample(&self.world.webhook_delivery);
+        self.at(self.now + delay, Event::WebhookStarted(a));
+    }
+
+    fn on_job_finished(&mut self, a: usize) {
+        if self.gh.attempts[a].status != AttemptStatus::InProgress
+            || self.gh.attempts[a].interrupted
+        {
+            return;
+        }
+        let Some(r) = self.gh.attempts[a].runner else {
+            return;
+        };
+        let started = self.gh.attempts[a].started_at.unwrap_or(self.now);
+        self.counters.busy_ms += self.now - started;
+        self.finish_attempt(a, "success");
+        if self.gh.runners[r].ephemeral {
+            self.gh.unlist(r);
+            let inst = self.gh.runners[r].instance;
+            let delay = self.rng.sample(&self.world.ephemeral_shutdown);
+            self.at(self.now + delay, Event::EphemeralShutdown(inst));
+        } else {
+            self.runner_free(r);
+        }
+        let delay = self.rng.sample(&self.world.webhook_delivery);
+        self.at(self.now + delay, Event::WebhookCompleted(a));
+    }
+
+    fn finish_attempt(&mut self, a: usize, conclusion: &'static str) {
+        let at = &mut self.gh.attempts[a];
+        if at.status == AttemptStatus::Completed {
+            return;
+        }
+        at.status = AttemptStatus::Completed;
+        at.completed_at = Some(self.now);
+        at.conclusion = Some(conclusion);
+        if conclusion == "success" {
+            self.books[at.trace_index].completed = true;
+        }
+        let trace_index = at.trace_index;
+        if let Some(r) = at.runner {
+            if self.gh.runners[r].busy_with == Some(a) {
+                self.gh.runners[r].busy_with = None;
+                self.gh.set_listed_busy(r, false);
+            }
+        }
+        self.open_attempts = self.open_attempts.saturating_sub(1);
+        let run_id = self.trace[trace_index].run_id;
+        if let Some(n) = self.run_open.get_mut(&run_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                let delay = self.rng.sample(&self.world.webhook_delivery);
+                self.at(self.now + delay, Event::RunCompleted(run_id));
+            }
+        }
+    }
+
+    /// A runner became free: GitHub gives it the oldest queued job of its scope.
+    fn runner_free(&mut self, r: usize) {
+        let scope = self.gh.runners[r].scope;
+        match self.gh.take_queued(scope) {
+            Some(a) => self.assign(a, r),
+            None => self.gh.mark_idle(r, self.now),
+        }
+    }
+
+    fn on_booted(&mut self, i: usize) {
+        if !self.ec2.is_live(i) {
+            return;
+        }
+        self.ec2.set_state(i, InstanceState::Running);
+        if self.ec2.instances[i].token {
+            // User data reads its token and deletes it.
+            self.ec2.instances[i].token = false;
+            self.ec2.instances[i].registering = true;
+            self.ssm.tokens.remove(&i);
+            self.ssm.requests += 2;
+            let delay = self.rng.sample(&self.world.runner_registration);
+            self.at(self.now + delay, Event::RunnerRegistered(i));
+        }
+    }
+
+    fn on_registered(&mut self, i: usize) {
+        if !self.ec2.is_live(i) {
+            return;
+        }
+        let inst = &self.ec2.instances[i];
+        let scope = inst.scope;
+        let runner = Runner {
+            id: GitHub::runner_id(self.gh.runners.len()),
+            name: naming::runner_name(self.cfg, &inst.id),
+            online: true,
+            busy: false,
+            labels: self.runner_labels.clone(),
+            owner: self.gh.scopes[scope].clone(),
+        };
+        let r = self.gh.add_runner(
+            SimRunner {
+                instance: i,
+                scope,
+                ephemeral: self.cfg.enable_ephemeral_runners,
+                polling: true,
+                busy_with: None,
+                listed: true,
+                idle_since: self.now,
+            },
+            runner,
+        );
+        self.ec2.instances[i].runner = Some(r);
+        self.runner_free(r);
+    }
+
+    // ---- webhook ----
+
+    fn count_webhook(&mut self) {
+        self.counters.webhook_requests += 1;
+        self.counters.lambda_invocations += 1;
+        self.counters.lambda_ms += WEBHOOK_INVOCATION_MS;
+    }
+
+    fn on_webhook_job(&mut self, a: usize, action: &str) {
+        self.count_webhook();
+        let at = &self.gh.attempts[a];
+        let trace = &self.trace[at.trace_index];
+        let book = &self.books[at.trace_index];
+        let runner_name = match (action, at.runner) {
+            ("queued", _) | (_, None) => None,
+            (_, Some(r)) => self.gh.listed_of(r).map(|l| l.name.clone()).or_else(|| {
+                Some(naming::runner_name(
+                    self.cfg,
+                    &self.ec2.instances[self.gh.runners[r].instance].id,
+                ))
+            }),
+        };
+        let event = WebhookEvent::WorkflowJob(WorkflowJobEvent {
+            action: action.to_string(),
+            job_id: at.job_id,
+            run_id: trace.run_id,
+            run_attempt: at.run_attempt,
+            name: String::new(),
+            workflow_name: String::new(),
+            labels: book.labels.clone(),
+            status: action.to_string(),
+            conclusion: at.conclusion.map(str::to_string),
+            created_at: Some(Timestamp(at.queued_at)),
+            started_at: at.started_at.map(Timestamp),
+            completed_at: at.completed_at.map(Timestamp),
+            runner_name,
+            repo: book.repo.clone(),
+            installation_id: None,
+        });
+        let commands = decide_event(self.cfg, &event);
+        self.current_attempt = Some(a);
+        self.perform_all(&Context::Webhook, commands);
+        self.current_attempt = None;
+    }
+
+    fn on_run_completed(&mut self, run_id: u64) {
+        self.count_webhook();
+        let Some(book) = self
+            .trace
+            .iter()
+            .position(|j| j.run_id == run_id)
+            .map(|i| &self.books[i])
+        else {
+            return;
+        };
+        let event = WebhookEvent::WorkflowRun(WorkflowRunEvent {
+            action: "completed".into(),
+            run_id,
+            run_attempt: 1,
+            conclusion: None,
+            repo: book.repo.clone(),
+            installation_id: None,
+        });
+        let commands = decide_event(self.cfg, &event);
+        self.perform_all(&Context::Webhook, commands);
+    }
+
+    // ---- scale-up ----
+
+    fn schedule_poll(&mut self, at: i64) {
+        let at = at.max(self.now);
+        if self.poll_scheduled_at.is_some_and(|t| t <= at) {
+            return;
+        }
+        self.poll_scheduled_at = Some(at);
+        self.at(at, Event::Poll);
+    }
+
+    fn on_poll(&mut self) {
+        if self.poll_scheduled_at.is_some_and(|t| t <= self.now) {
+            self.poll_scheduled_at = None;
+        }
+        let batch_size = self.cfg.lambda_event_source_mapping_batch_size as usize;
+        let window = i64::from(
+            self.cfg
+                .lambda_event_source_mapping_maximum_batching_window_in_seconds,
+        ) * SECOND;
+        while self.scale_up_running < self.scale_up_limit {
+            let visible = self.sqs.visible_count(self.now);
+            if visible == 0 {
+                break;
+            }
+            if window > 0 && visible < batch_size {
+                let oldest = self.sqs.next_visible_at().unwrap_or(self.now);
+                if oldest + window > self.now {
+                    self.schedule_poll(oldest + window);
+                    break;
+                }
+            }
+            let taken = self.sqs.receive(self.now, batch_size);
+            let retention = i64::from(self.cfg.job_queue_retention_in_seconds) * SECOND;
+            let max_receive = self
+                .cfg
+                .redrive_build_queue
+                .enabled
+                .then_some(self.cfg.redrive_build_queue.max_receive_count)
+                .flatten();
+            let mut kept = Vec::new();
+            for m in taken {
+                let msg = &self.sqs.messages[m];
+                if self.now - msg.sent_at > retention {
+                    self.sqs.expire(m);
+                } else if max_receive.is_some_and(|n| msg.receive_count > n) {
+                    self.sqs.dead_letter(m);
+                } else {
+                    kept.push(m);
+                }
+            }
+            if kept.is_empty() {
+                continue;
+            }
+            self.scale_up_running += 1;
+            let inv = self.invocations.len();
+            self.invocations.push(kept);
+            let delay = self.rng.sample(&self.world.scale_up_start);
+            self.at(self.now + delay, Event::ScaleUpStart(inv));
+        }
+        if let Some(t) = self.sqs.next_visible_at() {
+            if t > self.now {
+                self.schedule_poll(t);
+            }
+        }
+    }
+
+    fn job_status(&self, attempt: usize) -> JobStatus {
+        match self.gh.attempts[attempt].status {
+            AttemptStatus::Queued | AttemptStatus::Assigned => JobStatus::Queued,
+            AttemptStatus::InProgress => JobStatus::InProgress,
+            AttemptStatus::Completed => JobStatus::Completed,
+        }
+    }
+
+    fn on_scale_up(&mut self, inv: usize) {
+        let messages_idx = std::mem::take(&mut self.invocations[inv]);
+        self.counters.scale_up_invocations += 1;
+        self.counters.lambda_invocations += 1;
+        let check = wants_job_status(self.cfg);
+        let mut messages = Vec::with_capacity(messages_idx.len());
+        let mut owners = Vec::new();
+        for &m in &messages_idx {
+            let msg = &self.sqs.messages[m];
+            let claim = naming::launch_claim_parameter(
+                &self.cfg.prefix,
+                msg.job.job_id,
+                msg.job.run_attempt,
+            );
+            let status = if check {
+                self.job_status(msg.attempt)
+            } else {
+                JobStatus::NotChecked
+            };
+            let scope = self.gh.attempts[msg.attempt].scope;
+            if !owners.contains(&scope) {
+                owners.push(scope);
+            }
+            messages.push(JobMessage {
+                message_id: msg.id.clone(),
+                job: msg.job.clone(),
+                receive_count: msg.receive_count,
+                status,
+                claimed_at: self.ssm.claims.get(&claim).map(|t| Timestamp(*t)),
+            });
+        }
+        let calls = if check { messages.len() as u64 } else { 0 }
+            + owners
+                .iter()
+                .map(|s| pages(self.gh.listed_count(*s)))
+                .sum::<u64>();
+        self.gh.api_call(self.now, calls);
+        let commands = {
+            let obs = Observation::ScaleUp(ScaleUpBatch {
+                messages,
+                fleet: Fleet {
+                    instances: Cow::Borrowed(&self.ec2.described),
+                    runners: Cow::Borrowed(&self.gh.listed),
+                    ..Default::default()
+                },
+            });
+            let commands = decide(self.cfg, &obs, self.now_ts());
+            let Observation::ScaleUp(batch) = obs else {
+                unreachable!()
+            };
+            (commands, batch.messages)
+        };
+        let (commands, messages) = commands;
+        let launches_before = self.counters.launched;
+        let context = Context::ScaleUp(messages);
+        self.perform_all(&context, commands);
+        // Messages the policy neither retried nor discarded were launched for: done.
+        for &m in &messages_idx {
+            if self.sqs.messages[m].state == MessageState::InFlight {
+                self.sqs.delete(m);
+            }
+        }
+        self.sqs.requests += 1; // DeleteMessageBatch
+        let launches = self.counters.launched - launches_before;
+        let mut duration = self.rng.sample(&self.world.scale_up_base);
+        for _ in 0..launches {
+            duration += self.rng.sample(&self.world.scale_up_per_launch);
+        }
+        self.counters.lambda_ms += duration;
+        self.at(self.now + duration, Event::ScaleUpEnd);
+    }
+
+    // ---- schedules ----
+
+    fn fleet_snapshot(&self) -> Fleet<'_> {
+        let tokens: Vec<TokenParameter> = self
+            .ssm
+            .tokens
+            .iter()
+            .map(|(i, t)| {
+                let id = &self.ec2.instances[*i].id;
+                TokenParameter {
+                    name: naming::token_parameter(&self.cfg.prefix, id),
+                    instance_id: id.clone(),
+                    last_modified: Timestamp(*t),
+                }
+            })
+            .collect();
+        let claims: Vec<ClaimParameter> = self
+            .ssm
+            .claims
+            .iter()
+            .map(|(n, t)| ClaimParameter {
+                name: n.clone(),
+                claimed_at: Timestamp(*t),
+            })
+            .collect();
+        Fleet {
+            instances: Cow::Borrowed(&self.ec2.described),
+            runners: Cow::Borrowed(&self.gh.listed),
+            unlisted_owners: Vec::new(),
+            tokens: Cow::Owned(tokens),
+            claims: Cow::Owned(claims),
+        }
+    }
+
+    fn count_runner_lists(&mut self) {
+        let calls: u64 = (0..self.gh.scopes.len())
+            .map(|s| pages(self.gh.listed_count(s)))
+            .sum();
+        self.gh.api_call(self.now, calls.max(1));
+    }
+
+    fn on_scale_down_tick(&mut self) {
+        if let Some(t) = self.scale_down.next_after(self.now_ts()) {
+            self.at(t.0, Event::ScaleDownTick);
+        }
+        self.count_runner_lists();
+        let commands = decide(
+            self.cfg,
+            &Observation::ScaleDown {
+                fleet: self.fleet_snapshot(),
+            },
+            self.now_ts(),
+        );
+        self.defer(Context::ScaleDown, commands);
+    }
+
+    fn on_pool_tick(&mut self, p: usize) {
+        if let Some(t) = self.pools[p].next_after(self.now_ts()) {
+            self.at(t.0, Event::PoolTick(p));
+        }
+        self.count_runner_lists();
+        let size = self.cfg.pool_config[p].size;
+        let commands = decide(
+            self.cfg,
+            &Observation::Pool {
+                size,
+                fleet: self.fleet_snapshot(),
+            },
+            self.now_ts(),
+        );
+        self.defer(Context::Pool(size), commands);
+    }
+
+    /// Commands of a scheduled function run after it has listed AWS and GitHub.
+    fn defer(&mut self, context: Context, commands: Vec<Command>) {
+        self.counters.lambda_invocations += 1;
+        let delay = self.rng.sample(&self.world.schedule_observe);
+        self.counters.lambda_ms += delay;
+        if commands.is_empty() {
+            return;
+        }
+        let p = self.pending.len();
+        self.pending.push(Some(Pending { context, commands }));
+        self.at(self.now + delay, Event::Perform(p));
+    }
+
+    // ---- spot ----
+
+    fn notice(&self, i: usize, kind: InterruptionKind) -> InterruptionNotice {
+        let inst = &self.ec2.instances[i];
+        let instance = self.ec2.described_of(i).cloned().or_else(|| {
+            Some(flotilla_core::model::Instance {
+                id: inst.id.clone(),
+                state: inst.state,
+                launch_time: Timestamp(inst.launched_at),
+                instance_type: self.prices.type_name(inst.type_id).to_string(),
+                capacity_type: inst.capacity,
+                tags: tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            })
+        });
+        let runner = inst.runner.and_then(|r| self.gh.listed_of(r).cloned());
+        InterruptionNotice {
+            kind,
+            instance_id: inst.id.clone(),
+            instance,
+            runner,
+        }
+    }
+
+    fn on_spot_warning(&mut self, i: usize) {
+        if !self.ec2.is_live(i) {
+            return;
+        }
+        self.counters.lambda_invocations += 1;
+        self.counters.lambda_ms += WATCHER_INVOCATION_MS;
+        let notice = self.notice(i, InterruptionKind::SpotWarning);
+        let commands = decide(
+            self.cfg,
+            &Observation::Interruption(notice.clone()),
+            self.now_ts(),
+        );
+        self.gh.api_call(self.now, 1);
+        self.perform_all(&Context::Interruption(Box::new(notice)), commands);
+    }
+
+    fn on_spot_reclaim(&mut self, i: usize) {
+        if !self.ec2.is_live(i) {
+            return;
+        }
+        self.counters.interruptions += 1;
+        self.ec2.instances[i].interrupted = true;
+        self.terminate(i, "interrupted");
+        self.counters.lambda_invocations += 1;
+        self.counters.lambda_ms += WATCHER_INVOCATION_MS;
+        let notice = self.notice(i, InterruptionKind::Terminating);
+        let commands = decide(
+            self.cfg,
+            &Observation::Interruption(notice.clone()),
+            self.now_ts(),
+        );
+        self.perform_all(&Context::Interruption(Box::new(notice)), commands);
+    }
+
+    fn hourly_interruption_rate(&self, ty: TypeId) -> f64 {
+        match self.world.interruptions {
+            InterruptionModel::None => 0.0,
+            InterruptionModel::Rate { per_instance_hour } => per_instance_hour,
+            InterruptionModel::Advisor { factor } => {
+                let bucket = self
+                    .prices
+                    .advice_id(ty)
+                    .map(|a| a.bucket.index)
+                    .unwrap_or(2);
+                monthly_share_to_hourly_rate(bucket_share(bucket)) * factor
+            }
+        }
+    }
+
+    // ---- EC2 ----
+
+    fn terminate(&mut self, i: usize, reason: &str) {
+        if !self.ec2.is_live(i) {
+            return;
+        }
+        self.ec2.remove_live(i, self.now, InstanceState::Terminated);
+        *self
+            .counters
+            .terminated
+            .entry(reason.to_string())
+            .or_default() += 1;
+        if let Some(r) = self.ec2.instances[i].runner {
+            self.gh.stop_polling(r);
+            if self.gh.runners[r].listed {
+                let offline = (self.world.runner_offline_after_seconds * 1000.0) as i64;
+                self.at(self.now + offline, Event::RunnerOffline(r));
+            }
+            if let Some(a) = self.gh.runners[r].busy_with {
+                match self.gh.attempts[a].status {
+                    AttemptStatus::InProgress => {
+                        self.gh.attempts[a].interrupted = true;
+                        self.counters.interrupted_attempts += 1;
+                        let started = self.gh.attempts[a].started_at.unwrap_or(self.now);
+                        self.counters.busy_ms += self.now - started;
+                        let lost = (self.world.lost_runner_job_timeout_seconds * 1000.0) as i64;
+                        self.at(self.now + lost, Event::LostJobFails(a));
+                    }
+                    AttemptStatus::Assigned => {
+                        // Never started: GitHub hands it to another runner.
+                        self.gh.attempts[a].status = AttemptStatus::Queued;
+                        self.gh.attempts[a].runner = None;
+                        self.gh.runners[r].busy_with = None;
+                        self.gh.set_listed_busy(r, false);
+                        let scope = self.gh.attempts[a].scope;
+                        match self.gh.take_idle_runner(scope) {
+                            Some(other) => self.assign(a, other),
+                            None => self.gh.enqueue(a),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn launch(&mut self, req: &LaunchRequest) -> Outcome {
+        if let Some(claim) = &req.claim {
+            self.ssm.requests += 1;
+            if self.ssm.claims.contains_key(&claim.parameter) && !claim.overwrite {
+                return Outcome::ClaimHeld {
+                    request: req.clone(),
+                };
+            }
+            self.ssm.claims.insert(claim.parameter.clone(), self.now);
+        }
+        let failed = |codes: Vec<&str>| Outcome::LaunchFailed {
+            request: req.clone(),
+            error_codes: codes.into_iter().map(str::to_string).collect(),
+        };
+        if self.capacity_rng.chance(self.world.throttle_probability) {
+            *self
+                .counters
+                .launch_errors
+                .entry("RequestLimitExceeded".into())
+                .or_default() += 1;
+            return failed(vec!["RequestLimitExceeded"]);
+        }
+        let types: Vec<(usize, TypeId)> = req
+            .instance_types
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| self.prices.type_id(n).map(|t| (i, t)))
+            .collect();
+        let mut pools = candidate_pools(
+            self.prices,
+            &types,
+            &self.zones,
+            req.capacity_type,
+            self.now_ts(),
+        );
+        // Capacity this call: each type independently per rule.
+        let mut unavailable = Vec::new();
+        for &(_, ty) in &types {
+            let name = self.prices.type_name(ty);
+            for rule in &self.world.capacity {
+                let applies = (rule.instance_type == "*" || rule.instance_type == name)
+                    && rule
+                        .capacity_type
+                        .as_deref()
+                        .is_none_or(|c| c == req.capacity_type.as_str());
+                if applies && self.capacity_rng.chance(rule.unavailable_probability) {
+                    unavailable.push(ty);
+                }
+            }
+        }
+        let before = pools.len();
+        pools.retain(|p| !unavailable.contains(&p.type_id));
+        let mut price_limited = false;
+        if let Some(max) = req
+            .max_spot_price
+            .as_deref()
+            .and_then(|m| m.parse::<f64>().ok())
+        {
+            let n = pools.len();
+            pools.retain(|p| p.price <= max);
+            price_limited = pools.len() < n;
+        }
+        if pools.is_empty() {
+            let code = if price_limited && before > 0 && unavailable.is_empty() {
+                "SpotMaxPriceTooLow"
+            } else {
+                "InsufficientInstanceCapacity"
+            };
+            *self.counters.launch_errors.entry(code.into()).or_default() += 1;
+            return failed(vec![code]);
+        }
+        let owner = req.owner.clone();
+        let scope = self.gh.scope_id(&owner);
+        let mut ids = Vec::with_capacity(req.count as usize);
+        for _ in 0..req.count {
+            let pool = choose_pool(req.allocation_strategy, &pools, &self.ec2);
+            let idx = self.ec2.instances.len();
+            let id = instance_id(idx);
+            let reclaim_at = if req.capacity_type == CapacityType::Spot {
+                let rate = self.hourly_interruption_rate(pool.type_id);
+                (rate > 0.0).then(|| {
+                    self.now + (self.interruption_rng.exponential(1.0 / rate) * HOUR as f64) as i64
+                })
+            } else {
+                None
+            };
+            let type_name = self.prices.type_name(pool.type_id).to_string();
+            self.ec2.add(
+                SimInstance {
+                    id: id.clone(),
+                    type_id: pool.type_id,
+                    az: pool.az,
+                    capacity: req.capacity_type,
+                    launched_at: self.now,
+                    state: InstanceState::Pending,
+                    ended_at: None,
+                    raw_tags: req.tags.clone(),
+                    runner: None,
+                    token: false,
+                    registering: false,
+                    scope,
+                    reclaim_at,
+                    interrupted: false,
+                },
+                &type_name,
+            );
+            self.counters.launched += 1;
+            match req.capacity_type {
+                CapacityType::Spot => self.counters.spot += 1,
+                CapacityType::OnDemand => self.counters.on_demand += 1,
+            }
+            if req.option > 0 {
+                self.counters.failovers += 1;
+            }
+            *self.counters.by_type.entry(type_name).or_default() += 1;
+            self.counters.peak = self.counters.peak.max(self.ec2.live_count() as u64);
+            let boot = self.rng.sample(&self.world.instance_boot);
+            self.at(self.now + boot, Event::InstanceBooted(idx));
+            if let Some(t) = reclaim_at {
+                if t < self.horizon {
+                    self.at((t - SPOT_WARNING_MS).max(self.now), Event::SpotWarning(idx));
+                    self.at(t, Event::SpotReclaim(idx));
+                }
+            }
+            ids.push(id);
+        }
+        Outcome::Launched {
+            request: req.clone(),
+            instance_ids: ids,
+        }
+    }
+
+    // ---- the shell: perform commands, feed outcomes back ----
+
+    fn observation_for(&self, context: &Context) -> Observation<'_> {
+        match context {
+            Context::Webhook => Observation::Webhook(WebhookDelivery {
+                event: None,
+                delivery_id: None,
+                signature_256: None,
+                content_type: None,
+                body: Cow::Borrowed(&[]),
+                secret: Secret::default(),
+            }),
+            Context::ScaleUp(messages) => Observation::ScaleUp(ScaleUpBatch {
+                messages: messages.clone(),
+                fleet: Fleet {
+                    instances: Cow::Borrowed(&self.ec2.described),
+                    runners: Cow::Borrowed(&self.gh.listed),
+                    ..Default::default()
+                },
+            }),
+            Context::ScaleDown => Observation::ScaleDown {
+                fleet: self.fleet_snapshot(),
+            },
+            Context::Pool(size) => Observation::Pool {
+                size: *size,
+                fleet: self.fleet_snapshot(),
+            },
+            Context::Interruption(n) => Observation::Interruption((**n).clone()),
+        }
+    }
+
+    fn perform_all(&mut self, context: &Context, commands: Vec<Command>) {
+        let mut queue: VecDeque<Command> = commands.into();
+        let mut guard = 0;
+        while let Some(cmd) = queue.pop_front() {
+            guard += 1;
+            if guard > 10_000 {
+                break;
+            }
+            if let Some(outcome) = self.perform(cmd) {
+                let more = {
+                    let obs = self.observation_for(context);
+                    on_outcome(self.cfg, &obs, &outcome, self.now_ts())
+                };
+                queue.extend(more);
+            }
+        }
+    }
+
+    fn perform(&mut self, cmd: Command) -> Option<Outcome> {
+        match cmd {
+            Command::Respond { status, .. } => {
+                *self
+                    .counters
+                    .webhook_responses
+                    .entry(status.to_string())
+                    .or_default() += 1;
+                None
+            }
+            Command::Enqueue { job, .. } => {
+                let attempt = self.current_attempt?;
+                let delay = i64::from(self.cfg.delay_webhook_event) * SECOND;
+                let (_, visible_at) = self.sqs.send(job, attempt, self.now, delay);
+                self.schedule_poll(visible_at);
+                None
+            }
+            Command::LookupJob { .. } | Command::ArchiveJobEvent { .. } => None,
+            Command::LookupInterruptedJobs {
+                repo,
+                run_id,
+                installation_id,
+            } => {
+                self.ssm.requests += 1;
+                let records = self
+                    .ssm
+                    .interrupted
+                    .get(&run_id)
+                    .cloned()
+                    .unwrap_or_default();
+                let jobs = records
+                    .into_iter()
+                    .map(|(job_id, (parameter, _))| InterruptedJob {
+                        job_id,
+                        parameter,
+                        conclusion: self
+                            .attempt_by_job_id(job_id)
+                            .and_then(|a| self.gh.attempts[a].conclusion.map(str::to_string)),
+                    })
+                    .collect();
+                Some(Outcome::InterruptedJobsFound {
+                    repo,
+                    run_id,
+                    installation_id,
+                    jobs,
+                })
+            }
+            Command::RecordInterruptedJob { parameter, job } => {
+                self.ssm.requests += 1;
+                self.ssm
+                    .interrupted
+                    .entry(job.run_id)
+                    .or_default()
+                    .insert(job.job_id, (parameter, job));
+                None
+            }
+            Command::RerunJob { job_id, .. } => {
+                self.gh.api_call(self.now, 1);
+                self.rerun(job_id);
+                None
+            }
+            Command::Launch(req) => Some(self.launch(&req)),
+            Command::ProvisionRunner(p) => {
+                let calls = match p.mode {
+                    flotilla_core::command::RegistrationMode::JitConfig => 2,
+                    flotilla_core::command::RegistrationMode::RegistrationToken => 1,
+                };
+                self.gh.api_call(self.now, calls);
+                self.ssm.requests += 1;
+                if let Some(i) = instance_index(&p.instance_id) {
+                    if i < self.ec2.instances.len() {
+                        self.ec2.instances[i].token = true;
+                        self.ssm.tokens.insert(i, self.now);
+                    }
+                }
+                None
+            }
+            Command::RetryMessage {
+                message_id,
+                delay_seconds,
+                ..
+            } => {
+                if let Some(m) = BuildQueue::index_of(&message_id) {
+                    let at = self
+                        .sqs
+                        .retry(m, self.now, i64::from(delay_seconds) * SECOND);
+                    self.schedule_poll(at);
+                }
+                None
+            }
+            Command::DiscardMessage { message_id, .. } => {
+                if let Some(m) = BuildQueue::index_of(&message_id) {
+                    self.sqs.delete(m);
+                }
+                None
+            }
+            Command::ReleaseClaim { parameter } => {
+                self.ssm.claims.remove(&parameter);
+                self.ssm.requests += 1;
+                None
+            }
+            Command::TagInstance { instance_id, tags } => {
+                if let Some(i) =
+                    instance_index(&instance_id).filter(|i| *i < self.ec2.instances.len())
+                {
+                    self.ec2.instances[i].raw_tags.extend(tags);
+                    self.ec2.retag(i);
+                }
+                None
+            }
+            Command::UntagInstance { instance_id, keys } => {
+                if let Some(i) =
+                    instance_index(&instance_id).filter(|i| *i < self.ec2.instances.len())
+                {
+                    for k in keys {
+                        self.ec2.instances[i].raw_tags.remove(&k);
+                    }
+                    self.ec2.retag(i);
+                }
+                None
+            }
+            Command::DeregisterRunner {
+                runner_id,
+                owner,
+                instance_id,
+                reason,
+            } => {
+                self.gh.api_call(self.now, 1);
+                let r = GitHub::runner_index(runner_id).filter(|r| *r < self.gh.runners.len());
+                match r {
+                    Some(r)
+                        if self.gh.runners[r].busy_with.is_some() && self.gh.runners[r].listed =>
+                    {
+                        Some(Outcome::DeregisterFailed {
+                            runner_id,
+                            owner,
+                            instance_id,
+                            busy: true,
+                            reason: "422 Runner is still running a job".into(),
+                        })
+                    }
+                    Some(r) => {
+                        self.gh.unlist(r);
+                        Some(Outcome::Deregistered {
+                            runner_id,
+                            owner,
+                            instance_id,
+                            reason,
+                        })
+                    }
+                    None => Some(Outcome::Deregistered {
+                        runner_id,
+                        owner,
+                        instance_id,
+                        reason,
+                    }),
+                }
+            }
+            Command::TerminateInstances {
+                instance_ids,
+                reason,
+            } => {
+                let reason = removal_name(reason);
+                for id in instance_ids {
+                    if let Some(i) = instance_index(&id).filter(|i| *i < self.ec2.instances.len()) {
+                        self.terminate(i, reason);
+                    }
+                }
+                None
+            }
+            Command::DeleteParameter { name, .. } => {
+                let token_owner = name
+                    .rsplit('/')
+                    .next()
+                    .and_then(instance_index)
+                    .filter(|_| name.starts_with(&naming::token_parameter_path(&self.cfg.prefix)));
+                self.ssm.delete(&name, token_owner);
+                None
+            }
+        }
+    }
+
+    fn attempt_by_job_id(&self, job_id: u64) -> Option<usize> {
+        self.gh.attempts.iter().rposition(|a| a.job_id == job_id)
+    }
+
+    /// GitHub re-runs a job: a new attempt with a new job id, queued now.
+    fn rerun(&mut self, job_id: u64) {
+        let Some(prev) = self.attempt_by_job_id(job_id) else {
+            return;
+        };
+        let old = self.gh.attempts[prev].clone();
+        if old.status != AttemptStatus::Completed || old.conclusion == Some("success") {
+            return;
+        }
+        let new_id = self.next_job_id;
+        self.next_job_id += 1;
+        let a = self.gh.add_attempt(Attempt {
+            job_id: new_id,
+            run_attempt: old.run_attempt + 1,
+            queued_at: self.now,
+            started_at: None,
+            completed_at: None,
+            status: AttemptStatus::Queued,
+            runner: None,
+            interrupted: false,
+            conclusion: None,
+            ..old
+        });
+        self.counters.reruns += 1;
+        self.open_attempts += 1;
+        let run_id = self.trace[self.gh.attempts[a].trace_index].run_id;
+        *self.run_open.entry(run_id).or_default() += 1;
+        self.on_job_queued(a);
+    }
+
+    fn on_sample(&mut self) {
+        let mut booting = 0;
+        let mut idle = 0;
+        let mut busy = 0;
+        for inst in &self.ec2.described {
+            let i = instance_index(&inst.id).unwrap_or(0);
+            match self.ec2.instances[i].runner {
+                None => booting += 1,
+                Some(r) if self.gh.runners[r].busy_with.is_some() => busy += 1,
+                Some(_) => idle += 1,
+            }
+        }
+        let t = &mut self.timeline;
+        t.t_seconds.push((self.now - self.start) as f64 / 1000.0);
+        t.booting.push(booting);
+        t.idle.push(idle);
+        t.busy.push(busy);
+        t.queued_jobs.push(self.gh.queued_count() as u32);
+        self.at(self.now + self.sample_every, Event::Sample);
+    }
+
+    // ---- the report ----
+
+    pub fn finish(mut self, s: &Scenario) -> report::Outcome {
+        let end = self.now;
+        let costs = &self.world.costs;
+        let mut spot = 0.0;
+        let mut on_demand = 0.0;
+        let mut billed_ms: i64 = 0;
+        let gb: f64 = self
+            .cfg
+            .block_device_mappings
+            .iter()
+            .map(|b| f64::from(b.volume_size))
+            .sum();
+        let alive_at_end = self.ec2.live_count() as u64;
+        for inst in &self.ec2.instances {
+            let stop = inst.ended_at.unwrap_or(end);
+            let ran = (stop - inst.launched_at).max(0);
+            let billed = ran.max(60 * SECOND);
+            billed_ms += billed;
+            match inst.capacity {
+                CapacityType::Spot => {
+                    spot += self
+                        .prices
+                        .spot_cost_usd_id(
+                            inst.type_id,
+                            inst.az,
+                            Timestamp(inst.launched_at),
+                            Timestamp(inst.launched_at + billed),
+                        )
+                        .unwrap_or(0.0)
+                }
+                CapacityType::OnDemand => {
+                    on_demand += self
+                        .prices
+                        .on_demand_usd_per_hour_id(inst.type_id)
+                        .unwrap_or(0.0)
+                        * billed as f64
+                        / HOUR as f64
+                }
+            }
+        }
+        let ebs = gb * costs.ebs_usd_per_gb_month * billed_ms as f64 / (730.0 * HOUR as f64);
+        let lambda =
+            self.counters.lambda_invocations as f64 * costs.lambda_usd_per_million_requests / 1e6
+                + self.counters.lambda_ms as f64 / 1000.0
+                    * (costs.lambda_memory_mb / 1024.0)
+                    * costs.lambda_usd_per_gb_second;
+        let span_h = (end - self.start).max(0) as f64 / HOUR as f64;
+        let sqs_requests = self.sqs.requests + (costs.sqs_idle_polls_per_hour * span_h) as u64;
+        let sqs = sqs_requests as f64 * costs.sqs_usd_per_million_requests / 1e6;
+        let api_gateway = self.counters.webhook_requests as f64
+            * costs.api_gateway_usd_per_million_requests
+            / 1e6;
+        let total = spot + on_demand + ebs + lambda + sqs + api_gateway;
+
+        // Installation token refreshes, once an hour.
+        let hours = libm::ceil(span_h).max(1.0) as i64;
+        for h in 0..hours {
+            self.gh.api_call(self.start + h * HOUR, 1);
+        }
+
+        let mut waits = Vec::new();
+        let mut jobs = report::Jobs {
+            total: self.trace.len() as u64,
+            ..Default::default()
+        };
+        let mut job_hours = 0.0;
+        for (i, b) in self.books.iter().enumerate() {
+            if !b.served {
+                jobs.unserved += 1;
+                continue;
+            }
+            match b.first_start {
+                Some(st) => waits.push((st - self.trace[i].queued_at.0) as f64 / 1000.0),
+                None => jobs.never_started += 1,
+            }
+            if b.completed {
+                jobs.completed += 1;
+                job_hours += b.duration_ms as f64 / HOUR as f64;
+            } else if b.first_start.is_some() {
+                jobs.unfinished += 1;
+            }
+        }
+        jobs.interrupted = self.counters.interrupted_attempts;
+        jobs.reruns = self.counters.reruns;
+        jobs.dead_lettered = self.sqs.dead_lettered + self.sqs.expired;
+        waits.sort_by(f64::total_cmp);
+        let wait_seconds = report::WaitSeconds {
+            p50: report::percentile(&waits, 50.0),
+            p90: report::percentile(&waits, 90.0),
+            p95: report::percentile(&waits, 95.0),
+            p99: report::percentile(&waits, 99.0),
+            max: waits.last().copied().unwrap_or(0.0),
+            mean: if waits.is_empty() {
+                0.0
+            } else {
+                waits.iter().sum::<f64>() / waits.len() as f64
+            },
+            samples: waits.len() as u64,
+        };
+        let budget = self.world.github_api_budget_per_hour;
+        let github_api = report::GithubApi {
+            calls: self.gh.api_calls_total,
+            peak_per_hour: self.gh.peak_calls_per_hour(),
+            mean_per_hour: self.gh.api_calls_total as f64 / span_h.max(1.0),
+            budget_per_hour: budget,
+            hours_over_budget: self
+                .gh
+                .api_calls_per_hour
+                .values()
+                .filter(|n| **n > budget)
+                .count() as u64,
+        };
+        let report = Report {
+            schema_version: report::SCHEMA_VERSION,
+            inputs: report::Inputs {
+                trace: s.trace_description.clone(),
+                prices: s.prices_description.clone(),
+                price_alignment: s.prices.alignment().description.clone(),
+                region: s.prices.region().to_string(),
+                seed: s.seed,
+                config: s.config.to_tfvars(true),
+                simulated_from: Timestamp(self.start).to_rfc3339(),
+                simulated_to: Timestamp(end).to_rfc3339(),
+                notes: s.notes.clone(),
+            },
+            jobs,
+            wait_seconds,
+            cost_usd: report::Cost {
+                total,
+                instances_spot: spot,
+                instances_on_demand: on_demand,
+                ebs,
+                lambda,
+                sqs,
+                api_gateway,
+            },
+            cost_per_job_hour_usd: if job_hours > 0.0 {
+                total / job_hours
+            } else {
+                0.0
+            },
+            utilisation: if billed_ms > 0 {
+                self.counters.busy_ms as f64 / billed_ms as f64
+            } else {
+                0.0
+            },
+            instances: report::Instances {
+                launched: self.counters.launched,
+                spot: self.counters.spot,
+                on_demand: self.counters.on_demand,
+                failovers: self.counters.failovers,
+                peak: self.counters.peak,
+                billed_instance_hours: billed_ms as f64 / HOUR as f64,
+                launch_errors: std::mem::take(&mut self.counters.launch_errors),
+                terminated: std::mem::take(&mut self.counters.terminated),
+                by_type: std::mem::take(&mut self.counters.by_type),
+                alive_at_end,
+            },
+            interruptions: self.counters.interruptions,
+            github_api,
+            control_plane: report::ControlPlane {
+                webhook_requests: self.counters.webhook_requests,
+                lambda_invocations: self.counters.lambda_invocations,
+                scale_up_invocations: self.counters.scale_up_invocations,
+                sqs_requests,
+            },
+            webhook_responses: std::mem::take(&mut self.counters.webhook_responses),
+        };
+        report::Outcome {
+            report,
+            timeline: std::mem::take(&mut self.timeline),
+            waits,
+        }
+    }
+}
+
+fn pages(n: usize) -> u64 {
+    (n as u64).div_ceil(100).max(1)
+}
+
+fn removal_name(r: RemovalReason) -> &'static str {
+    match r {
+        RemovalReason::Idle => "idle",
+        RemovalReason::Orphan => "orphan",
+        RemovalReason::MaxLifetime => "max_lifetime",
+        RemovalReason::ProvisionFailed => "provision_failed",
+        RemovalReason::RunnerWithoutInstance => "runner_without_instance",
+        RemovalReason::Interrupted => "interrupted",
+    }
+}
+
+/// `owner/name` → a repository (traces without an owner get `unknown`).
+pub fn repo_ref(full: &str) -> RepoRef {
+    let (owner, name) = full.split_once('/').unwrap_or(("unknown", full));
+    RepoRef {
+        owner: owner.to_string(),
+        name: name.to_string(),
+        owner_type: Default::default(),
+    }
+}

@@ -1,0 +1,276 @@
+//! EC2 as the policy sees it: instances with tags, launched by a Fleet model that picks among
+//! instance types and zones by the allocation strategy and the price in effect.
+
+use std::collections::BTreeMap;
+
+use flotilla_core::config::{AllocationStrategy, CapacityType};
+use flotilla_core::model::{Instance, InstanceState};
+use flotilla_core::tags;
+
+use crate::prices::{AzId, PriceBook, TypeId};
+
+/// One instance of the simulated account.
+#[derive(Clone, Debug)]
+pub struct SimInstance {
+    pub id: String,
+    pub type_id: TypeId,
+    pub az: AzId,
+    pub capacity: CapacityType,
+    pub launched_at: i64,
+    pub state: InstanceState,
+    /// When termination was requested (billing ends).
+    pub ended_at: Option<i64>,
+    pub raw_tags: BTreeMap<String, String>,
+    /// Index of its GitHub runner, once registered.
+    pub runner: Option<usize>,
+    /// Its token parameter exists in SSM.
+    pub token: bool,
+    /// The token was read at boot (registration under way).
+    pub registering: bool,
+    /// Index of the owner scope (org or repo) it registers with.
+    pub scope: usize,
+    /// When a spot reclaim will happen, if it will.
+    pub reclaim_at: Option<i64>,
+    /// Reclaimed by EC2.
+    pub interrupted: bool,
+}
+
+/// Instance ids are `i-` and 17 hex digits of a counter, so an id maps back to its index.
+pub fn instance_id(index: usize) -> String {
+    format!("i-{:017x}", index as u64 + 0x0a00_0000_0000)
+}
+
+pub fn instance_index(id: &str) -> Option<usize> {
+    let hex = id.strip_prefix("i-")?;
+    let n = u64::from_str_radix(hex, 16).ok()?;
+    n.checked_sub(0x0a00_0000_0000).map(|i| i as usize)
+}
+
+#[derive(Default)]
+pub struct Ec2 {
+    pub instances: Vec<SimInstance>,
+    /// Live (pending/running) instances as DescribeInstances returns them.
+    pub described: Vec<Instance>,
+    /// described index per instance index.
+    described_pos: Vec<Option<usize>>,
+    /// instance index per described index.
+    described_owner: Vec<usize>,
+    /// Live instances per (type, zone), for the diversified strategy.
+    live_per_pool: BTreeMap<(u32, u32), u32>,
+}
+
+impl Ec2 {
+    pub fn live_count(&self) -> usize {
+        self.described.len()
+    }
+
+    pub fn add(&mut self, inst: SimInstance, type_name: &str) -> usize {
+        let idx = self.instances.len();
+        let described = Instance {
+            id: inst.id.clone(),
+            state: inst.state,
+            launch_time: flotilla_core::Timestamp(inst.launched_at),
+            instance_type: type_name.to_string(),
+            capacity_type: inst.capacity,
+            tags: tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        };
+        *self
+            .live_per_pool
+            .entry((inst.type_id.0, inst.az.0))
+            .or_default() += 1;
+        self.instances.push(inst);
+        self.described_pos.push(Some(self.described.len()));
+        self.described_owner.push(idx);
+        self.described.push(described);
+        idx
+    }
+
+    pub fn set_state(&mut self, idx: usize, state: InstanceState) {
+        self.instances[idx].state = state;
+        if let Some(p) = self.described_pos[idx] {
+            self.described[p].state = state;
+        }
+    }
+
+    /// Rewrites the parsed tags after a change of raw tags.
+    pub fn retag(&mut self, idx: usize) {
+        if let Some(p) = self.described_pos[idx] {
+            let inst = &self.instances[idx];
+            self.described[p].tags =
+                tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+    }
+
+    /// Takes the instance out of the live set (termination requested).
+    pub fn remove_live(&mut self, idx: usize, now: i64, state: InstanceState) {
+        let Some(p) = self.described_pos[idx].take() else {
+            return;
+        };
+        let last = self.described.len() - 1;
+        self.described.swap_remove(p);
+        let moved = self.described_owner.swap_remove(p);
+        debug_assert_eq!(moved, idx);
+        if p < last {
+            let moved_idx = self.described_owner[p];
+            self.described_pos[moved_idx] = Some(p);
+        }
+        let inst = &mut self.instances[idx];
+        inst.state = state;
+        inst.ended_at = Some(now);
+        if let Some(n) = self.live_per_pool.get_mut(&(inst.type_id.0, inst.az.0)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    pub fn is_live(&self, idx: usize) -> bool {
+        self.described_pos.get(idx).is_some_and(|p| p.is_some())
+    }
+
+    pub fn described_of(&self, idx: usize) -> Option<&Instance> {
+        self.described_pos[idx].map(|p| &self.described[p])
+    }
+
+    pub fn live_in_pool(&self, ty: TypeId, az: AzId) -> u32 {
+        self.live_per_pool.get(&(ty.0, az.0)).copied().unwrap_or(0)
+    }
+}
+
+/// A capacity pool EC2 Fleet may launch into.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pool {
+    pub type_id: TypeId,
+    pub az: AzId,
+    /// Position of the type in the request (its priority).
+    pub priority: usize,
+    pub price: f64,
+    /// Spot-advisor bucket (0 best); on-demand pools 0.
+    pub bucket: u8,
+}
+
+/// Picks the pool for the next instance. `pools` is non-empty and in request order.
+pub fn choose_pool(strategy: AllocationStrategy, pools: &[Pool], ec2: &Ec2) -> Pool {
+    let by_price = |a: &&Pool, b: &&Pool| {
+        a.price
+            .total_cmp(&b.price)
+            .then(a.priority.cmp(&b.priority))
+            .then(a.az.0.cmp(&b.az.0))
+    };
+    let by_priority = |a: &&Pool, b: &&Pool| a.priority.cmp(&b.priority).then(a.az.0.cmp(&b.az.0));
+    let best_bucket = pools.iter().map(|p| p.bucket).min().unwrap_or(0);
+    let deep: Vec<&Pool> = pools.iter().filter(|p| p.bucket == best_bucket).collect();
+    let chosen = match strategy {
+        AllocationStrategy::LowestPrice => pools.iter().min_by(by_price),
+        // The pools most likely to have capacity, then the cheapest of them.
+        AllocationStrategy::PriceCapacityOptimized => deep.iter().copied().min_by(by_price),
+        // Capacity only; among equals, the first in request order.
+        AllocationStrategy::CapacityOptimized
+        | AllocationStrategy::CapacityOptimizedPrioritized => {
+            deep.iter().copied().min_by(by_priority)
+        }
+        // Spread: the pool with the fewest live instances, cheapest among those.
+        AllocationStrategy::Diversified => pools.iter().min_by(|a, b| {
+            ec2.live_in_pool(a.type_id, a.az)
+                .cmp(&ec2.live_in_pool(b.type_id, b.az))
+                .then_with(|| by_price(a, b))
+        }),
+    };
+    *chosen.expect("pools is not empty")
+}
+
+/// Candidate pools of a request: every named type × zone with a price, in request order.
+pub fn candidate_pools(
+    prices: &PriceBook,
+    types: &[(usize, TypeId)],
+    zones: &[AzId],
+    capacity: CapacityType,
+    at: flotilla_core::Timestamp,
+) -> Vec<Pool> {
+    let mut pools = Vec::new();
+    for &(priority, ty) in types {
+        let bucket = prices.advice_id(ty).map(|a| a.bucket.index).unwrap_or(2);
+        match capacity {
+            CapacityType::OnDemand => {
+                if let Some(price) = prices.on_demand_usd_per_hour_id(ty) {
+                    let az = zones
+                        .first()
+                        .copied()
+                        .or_else(|| prices.spot_zones(ty).first().copied())
+                        .unwrap_or(AzId(0));
+                    pools.push(Pool {
+                        type_id: ty,
+                        az,
+                        priority,
+                        price,
+                        bucket: 0,
+                    });
+                }
+            }
+            CapacityType::Spot => {
+                let type_zones = prices.spot_zones(ty);
+                for &az in type_zones.iter() {
+                    if !zones.is_empty() && !zones.contains(&az) {
+                        continue;
+                    }
+                    if let Some(price) = prices.spot_price_at_id(ty, az, at) {
+                        pools.push(Pool {
+                            type_id: ty,
+                            az,
+                            priority,
+                            price,
+                            bucket,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    pools
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_map_back() {
+        for i in [0usize, 1, 255, 1_000_000] {
+            assert_eq!(instance_index(&instance_id(i)), Some(i));
+        }
+        assert_eq!(instance_index("i-zz"), None);
+        assert_eq!(instance_index("x"), None);
+        assert_eq!(instance_id(0).len(), 19);
+    }
+
+    fn pool(ty: u32, az: u32, priority: usize, price: f64, bucket: u8) -> Pool {
+        Pool {
+            type_id: TypeId(ty),
+            az: AzId(az),
+            priority,
+            price,
+            bucket,
+        }
+    }
+
+    #[test]
+    fn strategies_choose_as_documented() {
+        let ec2 = Ec2::default();
+        let pools = [
+            pool(0, 0, 0, 0.05, 3),
+            pool(1, 0, 1, 0.04, 4),
+            pool(2, 0, 2, 0.06, 0),
+            pool(3, 0, 3, 0.055, 0),
+        ];
+        assert_eq!(
+            choose_pool(AllocationStrategy::LowestPrice, &pools, &ec2).type_id,
+            TypeId(1)
+        );
+        assert_eq!(
+            choose_pool(AllocationStrategy::PriceCapacityOptimized, &pools, &ec2).type_id,
+            TypeId(3)
+        );
+        assert_eq!(
+            choose_pool(AllocationStrategy::CapacityOptimized, &pools, &ec2).type_id,
+            TypeId(2)
+        );
+    }
+}
