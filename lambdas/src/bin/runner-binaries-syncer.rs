@@ -1,0 +1,6 @@
+//! `runner-binaries-syncer.zip`'s bootstrap.
+#![recursion_limit = "512"]
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), flotilla_lambdas::context::Error> {
+    flotilla_lambdas::runtime::syncer_main().await
+}
