@@ -68,6 +68,35 @@ pub struct Config {
     pub job_queue_retention_in_seconds: u32,
     /// Flotilla's leak guard: an instance older than this that is not running a job is removed.
     pub instance_max_lifetime_in_minutes: u32,
+    /// Re-check a job after launching for it; if it is still queued and its instance is gone
+    /// (reclaimed, failed to boot), launch again.
+    pub job_retry: JobRetry,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobRetry {
+    pub enable: bool,
+    pub delay_in_seconds: u32,
+    /// Each further re-check waits this many times longer.
+    pub delay_backoff: u32,
+    pub max_attempts: u32,
+    /// Accepted for v7 compatibility (its retry function's sizing); unused here.
+    pub lambda_memory_size: Option<u32>,
+    pub lambda_timeout: Option<u32>,
+}
+
+impl Default for JobRetry {
+    fn default() -> Self {
+        JobRetry {
+            enable: false,
+            delay_in_seconds: 300,
+            delay_backoff: 2,
+            max_attempts: 1,
+            lambda_memory_size: None,
+            lambda_timeout: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -108,6 +137,7 @@ impl Default for Config {
             redrive_build_queue: RedriveBuildQueue::default(),
             job_queue_retention_in_seconds: 86_400,
             instance_max_lifetime_in_minutes: 1_440,
+            job_retry: JobRetry::default(),
         }
     }
 }
@@ -358,6 +388,7 @@ pub const CONFIG_FIELDS: &[&str] = &[
     "redrive_build_queue",
     "job_queue_retention_in_seconds",
     "instance_max_lifetime_in_minutes",
+    "job_retry",
 ];
 
 /// Fleet error codes a failover list may name (EC2 Fleet `Errors[].ErrorCode`).
@@ -712,6 +743,17 @@ impl Config {
                 "must be 60-1209600 (SQS retention limits)",
             ));
         }
+        if self.job_retry.enable {
+            if !(150..=900).contains(&self.job_retry.delay_in_seconds) {
+                e.push(err("job_retry.delay_in_seconds", "must be 150-900: longer than a launch in flight (2 min), at most an SQS visibility delay"));
+            }
+            if !(1..=10).contains(&self.job_retry.max_attempts) {
+                e.push(err("job_retry.max_attempts", "must be 1-10"));
+            }
+            if self.job_retry.delay_backoff == 0 {
+                e.push(err("job_retry.delay_backoff", "must be at least 1"));
+            }
+        }
         if e.is_empty() {
             Ok(())
         } else {
@@ -821,6 +863,7 @@ struct FieldProbe {
     redrive_build_queue: Option<RedriveBuildQueue>,
     job_queue_retention_in_seconds: Option<u32>,
     instance_max_lifetime_in_minutes: Option<u32>,
+    job_retry: Option<JobRetry>,
 }
 
 fn describe_type_error(field: &str, serde_message: &str) -> String {

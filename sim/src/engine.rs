@@ -130,6 +130,8 @@ struct JobBook {
     served: bool,
     first_start: Option<i64>,
     completed: bool,
+    /// Successful completions: more than one would be a bug in the world model.
+    successes: u32,
     duration_ms: i64,
     labels: Vec<String>,
     repo: RepoRef,
@@ -266,15 +268,16 @@ impl<'a> Sim<'a> {
         }
         let start = s.jobs.first().map(|j| j.queued_at.0).unwrap_or(0);
         let last_queued = s.jobs.last().map(|j| j.queued_at.0).unwrap_or(0);
+        let horizon = last_queued + (s.world.max_drain_seconds * 1000.0) as i64;
         let longest = s
             .jobs
             .iter()
             .map(|j| j.duration_ms().unwrap_or(0) as i64)
             .max()
             .unwrap_or(0);
-        let horizon = last_queued + longest + (s.world.drain_seconds * 1000.0) as i64;
+        // Plots cover the trace and the usual tail; a long drain adds points at the same pace.
         let points = i64::from(s.world.timeline_points.max(1));
-        let sample_every = ((horizon - start) / points).max(SECOND);
+        let sample_every = ((last_queued + longest - start) / points).max(SECOND);
         let scale_up_limit = match s.config.scale_up_reserved_concurrent_executions {
             n if n < 0 => 1_000,
             0 => 0,
@@ -532,6 +535,7 @@ impl<'a> Sim<'a> {
         at.conclusion = Some(conclusion);
         if conclusion == "success" {
             self.books[at.trace_index].completed = true;
+            self.books[at.trace_index].successes += 1;
         }
         let trace_index = at.trace_index;
         if let Some(r) = at.runner {
@@ -1518,6 +1522,9 @@ impl<'a> Sim<'a> {
             match b.first_start {
                 Some(st) => waits.push((st - self.trace[i].queued_at.0) as f64 / 1000.0),
                 None => jobs.never_started += 1,
+            }
+            if b.successes > 1 {
+                jobs.completed_more_than_once += 1;
             }
             if b.completed {
                 jobs.completed += 1;

@@ -57,8 +57,10 @@ pub struct Jobs {
     pub never_started: u64,
     /// Served jobs started but not finished when the simulation ended.
     pub unfinished: u64,
-    /// Build-queue messages moved to the dead-letter queue.
+    /// Build-queue messages moved to the dead-letter queue or expired.
     pub dead_lettered: u64,
+    /// Self-check of the world model: jobs that completed successfully twice (always 0).
+    pub completed_more_than_once: u64,
 }
 
 /// Nearest-rank percentiles over served jobs that started (first start − queued).

@@ -48,8 +48,10 @@ pub struct WorldSettings {
     pub costs: CostSettings,
     /// Points in the fleet timeline (for plots); 0: none.
     pub timeline_points: u32,
-    /// Stop this long after the last job is queued, even if work remains (seconds).
-    pub drain_seconds: f64,
+    /// The simulation ends when every served job has finished and every instance is gone, or
+    /// this long after the last job was queued (a policy that strands jobs then shows them as
+    /// never started), seconds.
+    pub max_drain_seconds: f64,
 }
 
 impl Default for WorldSettings {
@@ -98,7 +100,7 @@ impl Default for WorldSettings {
             queue_visibility_timeout_seconds: 30,
             costs: CostSettings::default(),
             timeline_points: 600,
-            drain_seconds: 6.0 * 3600.0,
+            max_drain_seconds: 14.0 * 86_400.0,
         }
     }
 }
@@ -259,7 +261,7 @@ impl WorldSettings {
         s.ephemeral_shutdown = self.ephemeral_shutdown.scaled(f);
         s.runner_offline_after_seconds *= f;
         s.lost_runner_job_timeout_seconds *= f;
-        s.drain_seconds *= f;
+        s.max_drain_seconds *= f;
         s
     }
 }

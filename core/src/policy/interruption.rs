@@ -1,7 +1,8 @@
 //! Spot interruptions and the re-run of the jobs they kill.
 //!
-//! On the two-minute warning the instance is tagged, the job its runner last started (tagged by
-//! the webhook on `workflow_job.in_progress`) is recorded in SSM, and the runner is deregistered;
+//! On the two-minute warning the instance is tagged, the job its busy runner last started (tagged
+//! by the webhook on `workflow_job.in_progress`) is recorded in SSM — again at the reclaim, for a
+//! job started in the last two minutes — and the runner is deregistered;
 //! GitHub refuses while it is busy (422), so the instance is marked and scale-down deregisters
 //! the offline runner once the instance is gone. When the job's run completes, the webhook reads
 //! the records and re-runs each interrupted job that did not succeed — at most
@@ -24,34 +25,32 @@ pub fn decide(config: &Config, notice: &InterruptionNotice, now: Timestamp) -> V
         return Vec::new();
     };
     let mut commands = Vec::new();
-    match notice.kind {
-        InterruptionKind::SpotWarning => {
-            if instance.tags.interrupted_at.is_none() {
-                commands.push(Command::TagInstance {
-                    instance_id: instance.id.clone(),
-                    tags: tags::one(tags::INTERRUPTED_AT, now.to_rfc3339()),
-                });
-            }
-            if let Some(job) = &instance.tags.current_job {
-                let busy = notice.runner.as_ref().is_none_or(|r| r.busy);
-                if busy {
-                    commands.push(Command::RecordInterruptedJob {
-                        parameter: naming::interrupted_job_parameter(
-                            &config.prefix,
-                            job.run_id,
-                            job.job_id,
-                        ),
-                        job: job.clone(),
-                    });
-                }
-            }
-        }
-        InterruptionKind::Terminating => {
-            commands.push(Command::DeleteParameter {
-                name: naming::token_parameter(&config.prefix, &instance.id),
-                reason: format!("instance {} is terminating", instance.id),
+    if notice.kind == InterruptionKind::SpotWarning && instance.tags.interrupted_at.is_none() {
+        commands.push(Command::TagInstance {
+            instance_id: instance.id.clone(),
+            tags: tags::one(tags::INTERRUPTED_AT, now.to_rfc3339()),
+        });
+    }
+    // Recorded at the warning and again at the reclaim: a job that started in between (its
+    // runner took one more job in the last two minutes) is caught by the second; the record's
+    // name makes the two one.
+    if let (Some(job), Some(runner)) = (&instance.tags.current_job, &notice.runner) {
+        if runner.busy {
+            commands.push(Command::RecordInterruptedJob {
+                parameter: naming::interrupted_job_parameter(
+                    &config.prefix,
+                    job.run_id,
+                    job.job_id,
+                ),
+                job: job.clone(),
             });
         }
+    }
+    if notice.kind == InterruptionKind::Terminating {
+        commands.push(Command::DeleteParameter {
+            name: naming::token_parameter(&config.prefix, &instance.id),
+            reason: format!("instance {} is terminating", instance.id),
+        });
     }
     if let Some(runner) = &notice.runner {
         commands.push(Command::DeregisterRunner {

@@ -36,7 +36,7 @@ pub const THROTTLING_ERRORS: &[&str] =
 
 /// Whether the shell should ask GitHub for each job's status before deciding.
 pub fn wants_job_status(config: &Config) -> bool {
-    config.job_queued_check()
+    config.job_queued_check() || config.job_retry.enable
 }
 
 /// Where runners for this job register.
@@ -99,6 +99,20 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
             i.tags.launched_for == Some(job.job_id)
                 && i.tags.run_attempt.unwrap_or(1) == job.run_attempt
         }) {
+            // A job-retry check finds the job still waiting for the instance it launched.
+            if let Some(delay) = job_retry_delay(config, msg) {
+                if msg.status == JobStatus::Queued {
+                    commands.push(Command::RetryMessage {
+                        message_id: msg.message_id.clone(),
+                        delay_seconds: delay,
+                        reason: format!(
+                            "job still queued; instance {} launched for it is coming up",
+                            inst.id
+                        ),
+                    });
+                    continue;
+                }
+            }
             commands.push(discard(format!(
                 "duplicate delivery: instance {} was launched for this job",
                 inst.id
@@ -287,7 +301,23 @@ pub fn pool_launch(
     .expect("option 0 always exists")
 }
 
-/// After CreateFleet: provision every new instance's runner.
+/// The visibility delay of the next job-retry check of this delivery, if one is due.
+fn job_retry_delay(config: &Config, msg: &JobMessage) -> Option<u32> {
+    job_retry_delay_at(config, msg.receive_count)
+}
+
+fn job_retry_delay_at(config: &Config, receive_count: u32) -> Option<u32> {
+    let r = &config.job_retry;
+    // The first delivery launched; each later one is a check.
+    let checks_done = receive_count.saturating_sub(1);
+    (r.enable && checks_done < r.max_attempts).then(|| {
+        let factor = r.delay_backoff.saturating_pow(checks_done);
+        r.delay_in_seconds.saturating_mul(factor).min(900)
+    })
+}
+
+/// After CreateFleet: provision every new instance's runner, and with `job_retry` come back to
+/// check the job got a runner.
 pub fn on_launched(
     config: &Config,
     request: &LaunchRequest,
@@ -297,7 +327,7 @@ pub fn on_launched(
         LaunchPurpose::Job { job, .. } => job.installation_id,
         LaunchPurpose::Pool { .. } => None,
     };
-    instance_ids
+    let mut commands: Vec<Command> = instance_ids
         .iter()
         .map(|id| {
             Command::ProvisionRunner(RunnerProvision {
@@ -317,7 +347,22 @@ pub fn on_launched(
                 purpose: request.purpose.clone(),
             })
         })
-        .collect()
+        .collect();
+    if let LaunchPurpose::Job {
+        message_id,
+        receive_count,
+        ..
+    } = &request.purpose
+    {
+        if let Some(delay) = job_retry_delay_at(config, *receive_count) {
+            commands.push(Command::RetryMessage {
+                message_id: message_id.clone(),
+                delay_seconds: delay,
+                reason: "job_retry: check the job got a runner".into(),
+            });
+        }
+    }
+    commands
 }
 
 /// CreateFleet launched nothing: fail over, retry through the queue, or give up until the next
