@@ -55,6 +55,7 @@ locals {
     redrive_build_queue                                            = var.redrive_build_queue
     job_queue_retention_in_seconds                                 = var.job_queue_retention_in_seconds
     instance_max_lifetime_in_minutes                               = var.instance_max_lifetime_in_minutes
+    job_retry                                                      = var.job_retry
   }
   core_config_json = jsonencode(local.core_config)
 

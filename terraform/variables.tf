@@ -427,6 +427,25 @@ variable "instance_max_lifetime_in_minutes" {
   }
 }
 
+variable "job_retry" {
+  description = "Re-check a job after launching for it; if it is still queued and its instance is gone (reclaimed, failed to boot), launch again. delay_in_seconds 150-900, each further re-check waits delay_backoff times longer, up to max_attempts. lambda_memory_size and lambda_timeout are accepted for v7 compatibility and unused (scale-up does the re-check)."
+  type = object({
+    enable             = optional(bool, false)
+    delay_in_seconds   = optional(number, 300)
+    delay_backoff      = optional(number, 2)
+    max_attempts       = optional(number, 1)
+    lambda_memory_size = optional(number)
+    lambda_timeout     = optional(number)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = !var.job_retry.enable || (var.job_retry.delay_in_seconds >= 150 && var.job_retry.delay_in_seconds <= 900 && var.job_retry.max_attempts >= 1 && var.job_retry.max_attempts <= 10 && var.job_retry.delay_backoff >= 1)
+    error_message = "job_retry: delay_in_seconds must be 150-900 (longer than a launch in flight, at most an SQS delay), max_attempts 1-10, delay_backoff at least 1."
+  }
+}
+
 ################################################################################
 # Deployment: everything else (core's DEPLOYMENT_VARIABLES).
 ################################################################################

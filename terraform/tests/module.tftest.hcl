@@ -57,6 +57,7 @@ run "defaults" {
       jsondecode(output.config.json).block_device_mappings[0].volume_size == 30,
       jsondecode(output.config.json).redrive_build_queue.enabled == false,
       jsondecode(output.config.json).instance_max_lifetime_in_minutes == 1440,
+      jsondecode(output.config.json).job_retry == { enable = false, delay_in_seconds = 300, delay_backoff = 2, max_attempts = 1, lambda_memory_size = null, lambda_timeout = null },
     ])
     error_message = "The config JSON must carry the variables' values (v7 defaults here), nulls included."
   }

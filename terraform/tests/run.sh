@@ -3,9 +3,11 @@
 #
 #   terraform/tests/run.sh                 all steps
 #   terraform/tests/run.sh STEP...         some of: fmt validate test render docs moto checkov
-#   terraform/tests/run.sh --keep          apply examples/default to moto and leave moto running
-#                                          with the state; prints where `terraform output -json`
-#                                          and the endpoint env file are (issue 8's twin reads them)
+#   terraform/tests/run.sh --keep [--workdir DIR]
+#                                          apply examples/default to moto and leave moto running
+#                                          with the state; prints FLOTILLA_MOTO_OUTPUTS=<file> (the
+#                                          `terraform output -json`) and FLOTILLA_MOTO_ENV=<file>
+#                                          (endpoint, credentials, moto pid) for issue 8's twin
 #
 # Needs terraform (1.11) with the hashicorp/aws provider in a filesystem mirror (a folder named
 # registry.terraform.io holding hashicorp/aws/<version>); installs moto[server] and checkov into
@@ -22,12 +24,19 @@ CHECKOV_VERSION="3.3.30"
 AWS_PROVIDER_VERSION="5.100.0"
 
 KEEP=false
+WORKDIR=""
 STEPS=()
-for arg in "$@"; do
+while [ $# -gt 0 ]; do
+  arg="$1"
+  shift
   case "$arg" in
     --keep) KEEP=true ;;
+    --workdir)
+      WORKDIR="${1:?--workdir needs a folder}"
+      shift
+      ;;
     fmt | validate | test | render | docs | moto | checkov) STEPS+=("$arg") ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -37,14 +46,20 @@ elif [ ${#STEPS[@]} -eq 0 ]; then
   STEPS=(fmt validate test render docs moto checkov)
 fi
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/flotilla-tf.XXXXXX")"
+if [ -n "$WORKDIR" ]; then
+  mkdir -p "$WORKDIR"
+  WORK="$(cd "$WORKDIR" && pwd)"
+  [ -z "$(ls -A "$WORK")" ] || { echo "--workdir $WORK is not empty" >&2; exit 2; }
+else
+  WORK="$(mktemp -d "${TMPDIR:-/tmp}/flotilla-tf.XXXXXX")"
+fi
 MOTO_PID=""
 cleanup() {
   if [ -n "$MOTO_PID" ] && ! $KEEP; then
     kill "$MOTO_PID" 2>/dev/null || true
     wait "$MOTO_PID" 2>/dev/null || true
   fi
-  if ! $KEEP; then rm -rf "$WORK"; fi
+  if ! $KEEP && [ -z "$WORKDIR" ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -150,6 +165,11 @@ step_validate() {
     grep -qx "$v" <<<"$fields"$'\n'"$deployment" || extra+=("$v")
   done < <(grep -o '^variable "[a-z0-9_]*"' "$TF_ROOT/variables.tf" | cut -d'"' -f2)
   [ ${#extra[@]} -eq 0 ] || log "  note: variables neither in CONFIG_FIELDS nor DEPLOYMENT_VARIABLES of core/src/config.rs: ${extra[*]}"
+  local absent=()
+  for v in $deployment; do
+    grep -q "^variable \"$v\" {" "$TF_ROOT/variables.tf" || absent+=("$v")
+  done
+  [ ${#absent[@]} -eq 0 ] || log "  note: DEPLOYMENT_VARIABLES of core/src/config.rs that are not variables: ${absent[*]}"
   return $ok
 }
 
@@ -316,6 +336,8 @@ EOF
     log "  endpoint:  $ex/moto.env"
     log "  state:     $ex/terraform.tfstate"
     log "  stop:      kill $MOTO_PID; rm -rf $WORK"
+    log "FLOTILLA_MOTO_OUTPUTS=$ex/outputs.json"
+    log "FLOTILLA_MOTO_ENV=$ex/moto.env"
     return 0
   fi
 

@@ -63,6 +63,7 @@ module "flotilla" {
   redrive_build_queue                                            = try(local.recommended.redrive_build_queue, null)
   job_queue_retention_in_seconds                                 = try(local.recommended.job_queue_retention_in_seconds, null)
   instance_max_lifetime_in_minutes                               = try(local.recommended.instance_max_lifetime_in_minutes, null)
+  job_retry                                                      = try(local.recommended.job_retry, null)
 
   tags = { Example = "from-simulator" }
 }

@@ -138,7 +138,7 @@ resource "aws_security_group" "runner" {
 }
 
 resource "aws_cloudwatch_log_group" "runner" {
-  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of runner logs is rarely wanted.
+  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of these logs is rarely wanted.
   name              = local.runner_log_group_name
   retention_in_days = var.logging_retention_in_days
   kms_key_id        = var.logging_kms_key_id

@@ -106,7 +106,7 @@ resource "aws_sqs_queue" "build_dlq" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "lambda" {
-  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of runner logs is rarely wanted.
+  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of these logs is rarely wanted.
   for_each          = local.functions
   name              = "/aws/lambda/${var.prefix}-${each.key}"
   retention_in_days = var.logging_retention_in_days

@@ -47,7 +47,7 @@ locals {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "lambda" {
-  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of runner logs is rarely wanted.
+  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of these logs is rarely wanted.
   name              = "/aws/lambda/${local.function_name}"
   retention_in_days = var.logging_retention_in_days
   kms_key_id        = var.logging_kms_key_id
@@ -216,7 +216,7 @@ resource "aws_apigatewayv2_route" "webhook" {
 }
 
 resource "aws_cloudwatch_log_group" "api" {
-  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of runner logs is rarely wanted.
+  #checkov:skip=CKV_AWS_338:Retention is the operator's choice (logging_retention_in_days, default 180 days as in v7); a year of these logs is rarely wanted.
   name              = "/aws/apigateway/${var.prefix}-webhook"
   retention_in_days = var.logging_retention_in_days
   kms_key_id        = var.logging_kms_key_id
