@@ -457,6 +457,10 @@ impl World {
                     })
                     .expect("registration token accepted")
             };
+            if !self.config.jit_config() {
+                // The agent connects (run.sh): the runner goes online.
+                self.gh.set_runner_online(session.runner_id, true).expect("runner online");
+            }
             ids.push(session.runner_id);
         }
         self.gh.tick();

@@ -95,6 +95,10 @@ impl Proxy {
         *self.state.faults.lock().unwrap() = faults;
     }
 
+    pub fn forget_client_tokens(&self) {
+        self.state.tokens.lock().unwrap().clear();
+    }
+
     pub fn calls(&self) -> Vec<FleetCall> {
         self.state.calls.lock().unwrap().clone()
     }
