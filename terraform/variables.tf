@@ -251,6 +251,11 @@ variable "runner_architecture" {
     condition     = contains(["x64", "arm64"], var.runner_architecture)
     error_message = "runner_architecture must be \"x64\" or \"arm64\"."
   }
+
+  validation {
+    condition     = !(var.runner_os == "windows" && var.runner_architecture == "arm64")
+    error_message = "EC2 has no Windows Server on arm64 (Graviton): use runner_architecture = \"x64\" with runner_os = \"windows\"."
+  }
 }
 
 variable "runner_extra_labels" {

@@ -3,10 +3,9 @@
 
 locals {
   default_ami_ssm_parameter = {
-    linux-x64     = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-    linux-arm64   = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
-    windows-x64   = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base"
-    windows-arm64 = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base"
+    linux-x64   = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    linux-arm64 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+    windows-x64 = "/aws/service/ami-windows-latest/Windows_Server-2022-English-Full-Base"
   }
   ami_ssm_parameter_name = var.ami_id_ssm_parameter_name != null ? var.ami_id_ssm_parameter_name : (var.ami_filter == null ? local.default_ami_ssm_parameter["${var.runner_os}-${var.runner_architecture}"] : null)
   ami_id                 = local.ami_ssm_parameter_name != null ? nonsensitive(data.aws_ssm_parameter.ami[0].insecure_value) : data.aws_ami.runner[0].id
