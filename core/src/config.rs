@@ -349,6 +349,7 @@ pub const DEPLOYMENT_VARIABLES: &[&str] = &[
     "runner_iam_role_managed_policy_arns",
     "api_gateway_throttling_burst_limit",
     "api_gateway_throttling_rate_limit",
+    "log_level",
 ];
 
 /// Every field name of [`Config`], in declaration order.
@@ -789,6 +790,30 @@ impl Config {
         i64::from(self.instance_max_lifetime_in_minutes) * crate::time::MINUTE
     }
 
+    /// Whether a runner of this pool carries `label` (case-insensitive), without building the list.
+    pub fn has_runner_label(&self, label: &str) -> bool {
+        let l = label.trim();
+        (!self.runner_disable_default_labels
+            && (l.eq_ignore_ascii_case("self-hosted")
+                || l.eq_ignore_ascii_case(self.runner_os.as_str())
+                || l.eq_ignore_ascii_case(self.runner_architecture.as_str())))
+            || self
+                .runner_extra_labels
+                .iter()
+                .any(|e| e.trim().eq_ignore_ascii_case(l))
+    }
+
+    /// The pool's acceptance rule for a job's labels
+    /// (`enable_runner_workflow_job_labels_check_all`), the same as
+    /// [`crate::labels::pool_accepts_labels`] over [`Config::runner_labels`].
+    pub fn accepts_job_labels<S: AsRef<str>>(&self, job_labels: &[S]) -> bool {
+        if self.enable_runner_workflow_job_labels_check_all {
+            !job_labels.is_empty() && job_labels.iter().all(|j| self.has_runner_label(j.as_ref()))
+        } else {
+            job_labels.iter().any(|j| self.has_runner_label(j.as_ref()))
+        }
+    }
+
     /// The labels every runner of this pool registers with, normalised (lowercase).
     pub fn runner_labels(&self) -> Vec<String> {
         let mut labels = Vec::new();
@@ -1029,6 +1054,38 @@ mod tests {
             c.runner_labels(),
             vec!["self-hosted", "linux", "x64", "gpu"]
         );
+    }
+
+    #[test]
+    fn label_check_without_a_list_agrees_with_the_list() {
+        use crate::labels::pool_accepts_labels;
+        let jobs: [&[&str]; 6] = [
+            &["self-hosted", "linux"],
+            &["Self-Hosted", "X64", "gpu"],
+            &["self-hosted", "arm64"],
+            &["ubuntu-latest"],
+            &[],
+            &["gpu"],
+        ];
+        for extra in [vec![], vec!["GPU".to_string()]] {
+            for check_all in [true, false] {
+                for disable in [false, true] {
+                    let c = Config {
+                        runner_extra_labels: extra.clone(),
+                        enable_runner_workflow_job_labels_check_all: check_all,
+                        runner_disable_default_labels: disable,
+                        ..Config::default()
+                    };
+                    for j in jobs {
+                        assert_eq!(
+                            c.accepts_job_labels(j),
+                            pool_accepts_labels(&c.runner_labels(), j, check_all),
+                            "{j:?} extra {extra:?} check_all {check_all} disable {disable}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Names the policy and its shells must agree on: SSM parameter paths, runner names, client
 //! tokens. Terraform scopes IAM to the same paths (see `contracts/lambda-env.json`).
 
-use sha2::{Digest, Sha256};
-
 use crate::config::Config;
 
 /// SSM parameter holding an instance's registration token or JIT config.
@@ -56,10 +54,15 @@ pub fn instance_of_runner<'a>(config: &Config, runner_name: &'a str) -> Option<&
         .filter(|id| id.starts_with("i-") && id.len() > 2)
 }
 
-/// Short stable digest of the prefix, so two pools in one account never share a client token.
+/// Short stable digest of the prefix (32-bit FNV-1a), so two pools in one account never share a
+/// client token. Not security: tokens only need to differ.
 fn prefix_digest(prefix: &str) -> String {
-    let d = Sha256::digest(prefix.as_bytes());
-    hex::encode(&d[..4])
+    let mut h: u32 = 0x811c_9dc5;
+    for b in prefix.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("{h:08x}")
 }
 
 /// EC2 ClientToken for launching for a job: distinct per launch option (so failover is not

@@ -88,3 +88,39 @@ fn decisions_are_pure() {
         }
     }
 }
+
+/// Every Terraform variable of the module is either a policy field or a known deployment
+/// variable, and every policy field is a Terraform variable: a `recommended.tfvars.json` from
+/// `flotilla tune` applies as is, and a `.tfvars.json` is valid config.
+#[test]
+fn config_names_equal_the_terraform_variables() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/variables.tf");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        panic!("{} is missing", path.display());
+    };
+    let tf: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("variable \""))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect();
+    use flotilla_core::config::{CONFIG_FIELDS, DEPLOYMENT_VARIABLES};
+    for f in CONFIG_FIELDS {
+        assert!(
+            tf.contains(*f),
+            "config field {f} is not a variable in terraform/variables.tf"
+        );
+    }
+    for v in &tf {
+        assert!(
+            CONFIG_FIELDS.contains(&v.as_str()) || DEPLOYMENT_VARIABLES.contains(&v.as_str()),
+            "terraform variable {v} is neither a config field nor in DEPLOYMENT_VARIABLES"
+        );
+    }
+    for d in DEPLOYMENT_VARIABLES {
+        assert!(
+            tf.contains(*d),
+            "DEPLOYMENT_VARIABLES lists {d}, which terraform/variables.tf lacks"
+        );
+    }
+}

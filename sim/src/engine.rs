@@ -102,9 +102,16 @@ impl Ord for Scheduled {
 enum Context {
     Webhook,
     ScaleUp(Vec<JobMessage>),
-    ScaleDown,
-    Pool(u32),
+    ScaleDown(Box<SsmView>),
+    Pool(u32, Box<SsmView>),
     Interruption(Box<InterruptionNotice>),
+}
+
+/// The SSM parameters a scheduled function listed when it started.
+#[derive(Clone, Debug, Default)]
+struct SsmView {
+    tokens: Vec<TokenParameter>,
+    claims: Vec<ClaimParameter>,
 }
 
 struct Pending {
@@ -422,7 +429,8 @@ impl<'a> Sim<'a> {
             Event::JobQueued(a) => self.on_job_queued(a),
             Event::WebhookQueued(a) => self.on_webhook_job(a, "queued"),
             Event::WebhookStarted(a) => self.on_webhook_job(a, "in_progress"),
-            Event::WebhookCompleted(a) => self.on_webhook_job(a, "completed"),
+            // workflow_job completed only feeds the archive: billed, nothing to decide.
+            Event::WebhookCompleted(_) => self.count_webhook(),
             Event::RunCompleted(run) => self.on_run_completed(run),
             Event::Poll => self.on_poll(),
             Event::ScaleUpStart(inv) => self.on_scale_up(inv),
@@ -826,8 +834,8 @@ impl<'a> Sim<'a> {
 
     // ---- schedules ----
 
-    fn fleet_snapshot(&self) -> Fleet<'_> {
-        let tokens: Vec<TokenParameter> = self
+    fn ssm_view(&self) -> SsmView {
+        let tokens = self
             .ssm
             .tokens
             .iter()
@@ -840,7 +848,7 @@ impl<'a> Sim<'a> {
                 }
             })
             .collect();
-        let claims: Vec<ClaimParameter> = self
+        let claims = self
             .ssm
             .claims
             .iter()
@@ -849,12 +857,17 @@ impl<'a> Sim<'a> {
                 claimed_at: Timestamp(*t),
             })
             .collect();
+        SsmView { tokens, claims }
+    }
+
+    /// The fleet as a scheduled function sees it: instances and runners now, SSM as listed.
+    fn fleet<'s>(&'s self, ssm: &'s SsmView) -> Fleet<'s> {
         Fleet {
             instances: Cow::Borrowed(&self.ec2.described),
             runners: Cow::Borrowed(&self.gh.listed),
             unlisted_owners: Vec::new(),
-            tokens: Cow::Owned(tokens),
-            claims: Cow::Owned(claims),
+            tokens: Cow::Borrowed(&ssm.tokens),
+            claims: Cow::Borrowed(&ssm.claims),
         }
     }
 
@@ -870,14 +883,15 @@ impl<'a> Sim<'a> {
             self.at(t.0, Event::ScaleDownTick);
         }
         self.count_runner_lists();
+        let ssm = self.ssm_view();
         let commands = decide(
             self.cfg,
             &Observation::ScaleDown {
-                fleet: self.fleet_snapshot(),
+                fleet: self.fleet(&ssm),
             },
             self.now_ts(),
         );
-        self.defer(Context::ScaleDown, commands);
+        self.defer(Context::ScaleDown(Box::new(ssm)), commands);
     }
 
     fn on_pool_tick(&mut self, p: usize) {
@@ -886,15 +900,16 @@ impl<'a> Sim<'a> {
         }
         self.count_runner_lists();
         let size = self.cfg.pool_config[p].size;
+        let ssm = self.ssm_view();
         let commands = decide(
             self.cfg,
             &Observation::Pool {
                 size,
-                fleet: self.fleet_snapshot(),
+                fleet: self.fleet(&ssm),
             },
             self.now_ts(),
         );
-        self.defer(Context::Pool(size), commands);
+        self.defer(Context::Pool(size, Box::new(ssm)), commands);
     }
 
     /// Commands of a scheduled function run after it has listed AWS and GitHub.
@@ -1162,7 +1177,7 @@ impl<'a> Sim<'a> {
 
     // ---- the shell: perform commands, feed outcomes back ----
 
-    fn observation_for(&self, context: &Context) -> Observation<'_> {
+    fn observation_for<'s>(&'s self, context: &'s Context) -> Observation<'s> {
         match context {
             Context::Webhook => Observation::Webhook(WebhookDelivery {
                 event: None,
@@ -1180,12 +1195,12 @@ impl<'a> Sim<'a> {
                     ..Default::default()
                 },
             }),
-            Context::ScaleDown => Observation::ScaleDown {
-                fleet: self.fleet_snapshot(),
+            Context::ScaleDown(ssm) => Observation::ScaleDown {
+                fleet: self.fleet(ssm),
             },
-            Context::Pool(size) => Observation::Pool {
+            Context::Pool(size, ssm) => Observation::Pool {
                 size: *size,
-                fleet: self.fleet_snapshot(),
+                fleet: self.fleet(ssm),
             },
             Context::Interruption(n) => Observation::Interruption((**n).clone()),
         }

@@ -9,7 +9,7 @@
 //!   without a runner on a following cycle, it is terminated.
 //! - Past `instance_max_lifetime_in_minutes`, a runner that is not busy goes regardless of quota.
 //! - Offline runners of this pool with no instance left are deregistered; token parameters of
-//!   instances that are gone and old launch claims are deleted.
+//!   instances that are gone and launch claims past their in-flight window are deleted.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +24,9 @@ use crate::time::{Timestamp, SECOND};
 
 /// `idle_config` windows are read with v7's tolerance.
 pub const IDLE_WINDOW_TOLERANCE_MS: i64 = 5 * SECOND;
+/// A launch claim only guards the launch in flight (until the instance and its tags are visible);
+/// after this it is swept, which keeps the claims path short enough to list every cycle.
+pub const CLAIM_TTL_MS: i64 = 10 * 60 * SECOND;
 /// A token parameter of an instance that is gone is kept this long (it may belong to a launch
 /// DescribeInstances has not caught up with).
 pub const TOKEN_GRACE_MS: i64 = 60 * SECOND;
@@ -155,12 +158,11 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
         }
     }
 
-    let claim_ttl = i64::from(config.job_queue_retention_in_seconds) * SECOND;
     for claim in fleet.claims.iter() {
-        if now.since(claim.claimed_at) >= claim_ttl {
+        if now.since(claim.claimed_at) >= CLAIM_TTL_MS {
             commands.push(Command::DeleteParameter {
                 name: claim.name.clone(),
-                reason: "launch claim older than the build queue's retention".into(),
+                reason: "launch claim past its in-flight window; the instance's tags remember the launch".into(),
             });
         }
     }

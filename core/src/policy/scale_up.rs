@@ -10,7 +10,7 @@ use crate::command::{
     Claim, Command, LaunchPurpose, LaunchRequest, RegistrationMode, RunnerProvision,
 };
 use crate::config::{CapacityType, Config};
-use crate::labels::{pool_accepts_labels, runner_covers_job};
+use crate::labels::runner_covers_job;
 use crate::model::{Fleet, OwnerType, QueuedJob, RunnerOwner};
 use crate::naming;
 use crate::observation::{JobMessage, JobStatus, ScaleUpBatch};
@@ -54,7 +54,6 @@ fn job_owner(config: &Config, job: &QueuedJob) -> RunnerOwner {
 
 pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<Command> {
     let fleet = &batch.fleet;
-    let runner_labels = config.runner_labels();
     let mut live = fleet.live_instances().count() as u64;
     let max = u64::from(config.runners_maximum_count);
     // Idle runners GitHub could hand a queued job to; each is counted for one job only.
@@ -67,11 +66,7 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
             message_id: msg.message_id.clone(),
             reason,
         };
-        if !pool_accepts_labels(
-            &runner_labels,
-            &job.labels,
-            config.enable_runner_workflow_job_labels_check_all,
-        ) {
+        if !config.accepts_job_labels(&job.labels) {
             commands.push(discard(format!(
                 "labels {:?} are not served by this pool",
                 job.labels

@@ -16,7 +16,6 @@
 
 use crate::command::{Command, FifoKeys};
 use crate::config::Config;
-use crate::labels::pool_accepts_labels;
 use crate::model::{OwnerType, QueuedJob, RepoRef};
 use crate::naming;
 use crate::observation::WebhookDelivery;
@@ -166,11 +165,7 @@ pub fn route(config: &Config, job: QueuedJob) -> Vec<Command> {
             format!("{full} belongs to a user; organization runners cannot serve it"),
         )];
     }
-    if !pool_accepts_labels(
-        &config.runner_labels(),
-        &job.labels,
-        config.enable_runner_workflow_job_labels_check_all,
-    ) {
+    if !config.accepts_job_labels(&job.labels) {
         return vec![respond(
             202,
             format!("labels {:?} are not served by this pool", job.labels),

@@ -1,5 +1,6 @@
 //! The `flotilla` command line: argument parsing and dispatch; each subcommand in its own file.
 
+mod bench;
 mod replay;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Replay(replay::ReplayArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// Exit codes: 0 success, 1 the work failed, 2 bad input (a message says which and why).
@@ -31,6 +33,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => 0,
