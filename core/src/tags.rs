@@ -38,6 +38,39 @@ pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Instanc
     tags
 }
 
+/// The raw tags that [`parse`] reads back as `tags` (without the prefix tag).
+pub fn render(tags: &InstanceTags) -> BTreeMap<String, String> {
+    let mut raw = BTreeMap::new();
+    if let Some(o) = &tags.owner {
+        raw.insert(OWNER.to_string(), o.tag_value().to_string());
+    }
+    match tags.launched_for {
+        Some(job) => {
+            raw.insert(LAUNCHED_FOR.to_string(), job.to_string());
+        }
+        None => {
+            raw.insert(LAUNCHED_FOR.to_string(), POOL.to_string());
+        }
+    }
+    if let Some(a) = tags.run_attempt {
+        raw.insert(RUN_ATTEMPT.to_string(), a.to_string());
+    }
+    let times = [
+        (ORPHAN_SINCE, tags.orphan_since),
+        (INTERRUPTED_AT, tags.interrupted_at),
+        (DEREGISTER_PENDING, tags.deregister_pending),
+    ];
+    for (k, t) in times {
+        if let Some(t) = t {
+            raw.insert(k.to_string(), t.to_rfc3339());
+        }
+    }
+    if let Some(j) = &tags.current_job {
+        raw.insert(CURRENT_JOB.to_string(), job_ref_value(j));
+    }
+    raw
+}
+
 /// `owner/repo:run_id:job_id`
 pub fn job_ref_value(job: &JobRef) -> String {
     format!("{}:{}:{}", job.repo, job.run_id, job.job_id)
@@ -99,6 +132,30 @@ mod tests {
         let read = parse(pool.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         assert_eq!(read.launched_for, None);
         assert_eq!(read.owner, Some(RunnerOwner::Org("octo".into())));
+    }
+
+    #[test]
+    fn render_is_the_inverse_of_parse() {
+        let t = InstanceTags {
+            owner: Some(RunnerOwner::Org("octo".into())),
+            launched_for: Some(5),
+            run_attempt: Some(2),
+            orphan_since: Some(Timestamp(1_000)),
+            current_job: Some(JobRef {
+                repo: "octo/x".into(),
+                run_id: 1,
+                job_id: 2,
+            }),
+            interrupted_at: Some(Timestamp(2_000)),
+            deregister_pending: None,
+        };
+        let raw = render(&t);
+        assert_eq!(parse(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))), t);
+        let empty = InstanceTags::default();
+        assert_eq!(
+            parse(render(&empty).iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            empty
+        );
     }
 
     #[test]

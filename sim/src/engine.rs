@@ -32,12 +32,13 @@ use crate::settings::{
     bucket_share, monthly_share_to_hourly_rate, InterruptionModel, WorldSettings,
 };
 use crate::trace::TraceJob;
-use crate::world::ec2::{
-    candidate_pools, choose_pool, instance_id, instance_index, Ec2, SimInstance,
-};
+use crate::world::ec2::{candidate_pools, choose_pool, instance_id, Ec2, SimInstance};
 use crate::world::github::{Attempt, AttemptStatus, GitHub, SimRunner};
 use crate::world::sqs::{BuildQueue, MessageState};
 use crate::world::ssm::Ssm;
+
+mod import;
+pub use import::{observe_like, TableCase};
 
 const SECOND: i64 = 1_000;
 const HOUR: i64 = 3_600_000;
@@ -604,6 +605,7 @@ impl<'a> Sim<'a> {
         };
         let r = self.gh.add_runner(
             SimRunner {
+                id: GitHub::runner_id(self.gh.runners.len()),
                 instance: i,
                 scope,
                 ephemeral: self.cfg.enable_ephemeral_runners,
@@ -760,36 +762,46 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// The batch as scale-up sees it: each message with GitHub's answer for its job (when the
+    /// policy wants one) and its launch claim.
+    fn job_messages(&self, messages_idx: &[usize]) -> Vec<JobMessage> {
+        let check = wants_job_status(self.cfg);
+        messages_idx
+            .iter()
+            .map(|&m| {
+                let msg = &self.sqs.messages[m];
+                let claim = naming::launch_claim_parameter(
+                    &self.cfg.prefix,
+                    msg.job.job_id,
+                    msg.job.run_attempt,
+                );
+                JobMessage {
+                    message_id: msg.id.clone(),
+                    job: msg.job.clone(),
+                    receive_count: msg.receive_count,
+                    status: if check {
+                        self.job_status(msg.attempt)
+                    } else {
+                        JobStatus::NotChecked
+                    },
+                    claimed_at: self.ssm.claims.get(&claim).map(|t| Timestamp(*t)),
+                }
+            })
+            .collect()
+    }
+
     fn on_scale_up(&mut self, inv: usize) {
         let messages_idx = std::mem::take(&mut self.invocations[inv]);
         self.counters.scale_up_invocations += 1;
         self.counters.lambda_invocations += 1;
         let check = wants_job_status(self.cfg);
-        let mut messages = Vec::with_capacity(messages_idx.len());
+        let messages = self.job_messages(&messages_idx);
         let mut owners = Vec::new();
         for &m in &messages_idx {
-            let msg = &self.sqs.messages[m];
-            let claim = naming::launch_claim_parameter(
-                &self.cfg.prefix,
-                msg.job.job_id,
-                msg.job.run_attempt,
-            );
-            let status = if check {
-                self.job_status(msg.attempt)
-            } else {
-                JobStatus::NotChecked
-            };
-            let scope = self.gh.attempts[msg.attempt].scope;
+            let scope = self.gh.attempts[self.sqs.messages[m].attempt].scope;
             if !owners.contains(&scope) {
                 owners.push(scope);
             }
-            messages.push(JobMessage {
-                message_id: msg.id.clone(),
-                job: msg.job.clone(),
-                receive_count: msg.receive_count,
-                status,
-                claimed_at: self.ssm.claims.get(&claim).map(|t| Timestamp(*t)),
-            });
         }
         let calls = if check { messages.len() as u64 } else { 0 }
             + owners
@@ -1293,7 +1305,7 @@ impl<'a> Sim<'a> {
                 };
                 self.gh.api_call(self.now, calls);
                 self.ssm.requests += 1;
-                if let Some(i) = instance_index(&p.instance_id) {
+                if let Some(i) = self.ec2.index_of(&p.instance_id) {
                     if i < self.ec2.instances.len() {
                         self.ec2.instances[i].token = true;
                         self.ssm.tokens.insert(i, self.now);
@@ -1306,7 +1318,7 @@ impl<'a> Sim<'a> {
                 delay_seconds,
                 ..
             } => {
-                if let Some(m) = BuildQueue::index_of(&message_id) {
+                if let Some(m) = self.sqs.index_of(&message_id) {
                     let at = self
                         .sqs
                         .retry(m, self.now, i64::from(delay_seconds) * SECOND);
@@ -1315,7 +1327,7 @@ impl<'a> Sim<'a> {
                 None
             }
             Command::DiscardMessage { message_id, .. } => {
-                if let Some(m) = BuildQueue::index_of(&message_id) {
+                if let Some(m) = self.sqs.index_of(&message_id) {
                     self.sqs.delete(m);
                 }
                 None
@@ -1326,18 +1338,14 @@ impl<'a> Sim<'a> {
                 None
             }
             Command::TagInstance { instance_id, tags } => {
-                if let Some(i) =
-                    instance_index(&instance_id).filter(|i| *i < self.ec2.instances.len())
-                {
+                if let Some(i) = self.ec2.index_of(&instance_id) {
                     self.ec2.instances[i].raw_tags.extend(tags);
                     self.ec2.retag(i);
                 }
                 None
             }
             Command::UntagInstance { instance_id, keys } => {
-                if let Some(i) =
-                    instance_index(&instance_id).filter(|i| *i < self.ec2.instances.len())
-                {
+                if let Some(i) = self.ec2.index_of(&instance_id) {
                     for k in keys {
                         self.ec2.instances[i].raw_tags.remove(&k);
                     }
@@ -1352,7 +1360,7 @@ impl<'a> Sim<'a> {
                 reason,
             } => {
                 self.gh.api_call(self.now, 1);
-                let r = GitHub::runner_index(runner_id).filter(|r| *r < self.gh.runners.len());
+                let r = self.gh.runner_index(runner_id);
                 match r {
                     Some(r)
                         if self.gh.runners[r].busy_with.is_some() && self.gh.runners[r].listed =>
@@ -1388,7 +1396,7 @@ impl<'a> Sim<'a> {
             } => {
                 let reason = removal_name(reason);
                 for id in instance_ids {
-                    if let Some(i) = instance_index(&id).filter(|i| *i < self.ec2.instances.len()) {
+                    if let Some(i) = self.ec2.index_of(&id) {
                         self.terminate(i, reason);
                     }
                 }
@@ -1398,7 +1406,7 @@ impl<'a> Sim<'a> {
                 let token_owner = name
                     .rsplit('/')
                     .next()
-                    .and_then(instance_index)
+                    .and_then(|id| self.ec2.index_of(id))
                     .filter(|_| name.starts_with(&naming::token_parameter_path(&self.cfg.prefix)));
                 self.ssm.delete(&name, token_owner);
                 None
@@ -1445,7 +1453,7 @@ impl<'a> Sim<'a> {
         let mut idle = 0;
         let mut busy = 0;
         for inst in &self.ec2.described {
-            let i = instance_index(&inst.id).unwrap_or(0);
+            let i = self.ec2.index_of(&inst.id).unwrap_or(0);
             match self.ec2.instances[i].runner {
                 None => booting += 1,
                 Some(r) if self.gh.runners[r].busy_with.is_some() => busy += 1,

@@ -57,6 +57,8 @@ pub struct Ec2 {
     described_owner: Vec<usize>,
     /// Live instances per (type, zone), for the diversified strategy.
     live_per_pool: BTreeMap<(u32, u32), u32>,
+    /// Ids not of the simulator's own form (imported scenario state).
+    foreign: BTreeMap<String, usize>,
 }
 
 impl Ec2 {
@@ -64,8 +66,29 @@ impl Ec2 {
         self.described.len()
     }
 
+    /// The index of an instance by id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        instance_index(id)
+            .filter(|i| self.instances.get(*i).is_some_and(|x| x.id == id))
+            .or_else(|| self.foreign.get(id).copied())
+    }
+
+    /// Adds an instance that is already gone (imported state: a token or runner outliving it).
+    pub fn add_gone(&mut self, inst: SimInstance) -> usize {
+        let idx = self.instances.len();
+        if instance_index(&inst.id) != Some(idx) {
+            self.foreign.insert(inst.id.clone(), idx);
+        }
+        self.instances.push(inst);
+        self.described_pos.push(None);
+        idx
+    }
+
     pub fn add(&mut self, inst: SimInstance, type_name: &str) -> usize {
         let idx = self.instances.len();
+        if instance_index(&inst.id) != Some(idx) {
+            self.foreign.insert(inst.id.clone(), idx);
+        }
         let described = Instance {
             id: inst.id.clone(),
             state: inst.state,

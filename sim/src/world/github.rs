@@ -35,6 +35,8 @@ pub struct Attempt {
 
 #[derive(Clone, Debug)]
 pub struct SimRunner {
+    /// GitHub's runner id.
+    pub id: u64,
     pub instance: usize,
     pub scope: usize,
     pub ephemeral: bool,
@@ -133,8 +135,12 @@ impl GitHub {
         idx
     }
 
-    pub fn runner_index(id: u64) -> Option<usize> {
-        id.checked_sub(1).map(|i| i as usize)
+    /// The index of a runner by GitHub id.
+    pub fn runner_index(&self, id: u64) -> Option<usize> {
+        let native = id.checked_sub(1).map(|i| i as usize);
+        native
+            .filter(|i| self.runners.get(*i).is_some_and(|r| r.id == id))
+            .or_else(|| self.runners.iter().position(|r| r.id == id))
     }
 
     pub fn runner_id(index: usize) -> u64 {

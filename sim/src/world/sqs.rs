@@ -44,10 +44,23 @@ impl BuildQueue {
         now: i64,
         delay_ms: i64,
     ) -> (usize, i64) {
+        let id = format!("msg-{}", self.messages.len());
+        self.send_as(id, job, attempt, now, delay_ms)
+    }
+
+    /// Sends with a given message id (imported scenario state).
+    pub fn send_as(
+        &mut self,
+        id: String,
+        job: QueuedJob,
+        attempt: usize,
+        now: i64,
+        delay_ms: i64,
+    ) -> (usize, i64) {
         let idx = self.messages.len();
         let visible_at = now + delay_ms;
         self.messages.push(Message {
-            id: format!("msg-{idx}"),
+            id,
             job,
             attempt,
             sent_at: now,
@@ -60,8 +73,11 @@ impl BuildQueue {
         (idx, visible_at)
     }
 
-    pub fn index_of(id: &str) -> Option<usize> {
-        id.strip_prefix("msg-")?.parse().ok()
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        id.strip_prefix("msg-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|i| self.messages.get(*i).is_some_and(|m| m.id == id))
+            .or_else(|| self.messages.iter().position(|m| m.id == id))
     }
 
     pub fn visible_count(&self, now: i64) -> usize {
