@@ -184,6 +184,8 @@ pub struct Sim<'a> {
     books: Vec<JobBook>,
     /// Served attempts not yet finished, per run id.
     run_open: BTreeMap<u64, u32>,
+    /// A served trace job of each run (its repository is the run's).
+    run_job: BTreeMap<u64, usize>,
     pending: Vec<Option<Pending>>,
     invocations: Vec<Vec<usize>>,
     scale_up_running: u32,
@@ -219,29 +221,39 @@ impl std::error::Error for ScenarioError {}
 
 /// Runs a scenario to the end.
 pub fn replay(s: &Scenario) -> Result<report::Outcome, ScenarioError> {
-    let mut sim = Sim::new(s)?;
+    replay_with(s, &s.config)
+}
+
+/// Runs a scenario's trace, prices and world with another config (the tuner's evaluation: the
+/// scenario is shared, only the config differs).
+pub fn replay_with(s: &Scenario, config: &Config) -> Result<report::Outcome, ScenarioError> {
+    let mut sim = Sim::with_config(s, config)?;
     sim.run();
     Ok(sim.finish(s))
 }
 
 impl<'a> Sim<'a> {
     pub fn new(s: &'a Scenario) -> Result<Self, ScenarioError> {
+        Self::with_config(s, &s.config)
+    }
+
+    pub fn with_config(s: &'a Scenario, config: &'a Config) -> Result<Self, ScenarioError> {
         s.world.validate().map_err(ScenarioError)?;
-        s.config
+        config
             .validate()
             .map_err(|e| ScenarioError(e.to_string()))?;
         let prices = &s.prices;
-        for name in &s.config.instance_types {
+        for name in &config.instance_types {
             match prices.type_id(name) {
                 Some(id) => {
-                    let priced = match s.config.instance_target_capacity_type {
+                    let priced = match config.instance_target_capacity_type {
                         CapacityType::Spot => !prices.spot_zones(id).is_empty(),
                         CapacityType::OnDemand => prices.on_demand_usd_per_hour_id(id).is_some(),
                     };
                     if !priced {
                         return Err(ScenarioError(format!(
                             "instance type {name} has no {} price in the price data for {}: add prices for it or remove it from instance_types",
-                            s.config.instance_target_capacity_type.as_str(),
+                            config.instance_target_capacity_type.as_str(),
                             prices.region()
                         )));
                     }
@@ -262,10 +274,10 @@ impl<'a> Sim<'a> {
                 ))
             })?);
         }
-        let scale_down = parse_schedule_expression(&s.config.scale_down_schedule_expression, None)
+        let scale_down = parse_schedule_expression(&config.scale_down_schedule_expression, None)
             .map_err(ScenarioError)?;
         let mut pools = Vec::new();
-        for p in &s.config.pool_config {
+        for p in &config.pool_config {
             pools.push(
                 parse_schedule_expression(
                     &p.schedule_expression,
@@ -286,13 +298,13 @@ impl<'a> Sim<'a> {
         // Plots cover the trace and the usual tail; a long drain adds points at the same pace.
         let points = i64::from(s.world.timeline_points.max(1));
         let sample_every = ((last_queued + longest - start) / points).max(SECOND);
-        let scale_up_limit = match s.config.scale_up_reserved_concurrent_executions {
+        let scale_up_limit = match config.scale_up_reserved_concurrent_executions {
             n if n < 0 => 1_000,
             0 => 0,
             n => n as u32,
         };
         Ok(Sim {
-            cfg: &s.config,
+            cfg: config,
             world: &s.world,
             prices,
             trace: &s.jobs,
@@ -308,6 +320,7 @@ impl<'a> Sim<'a> {
             ssm: Ssm::default(),
             books: Vec::new(),
             run_open: BTreeMap::new(),
+            run_job: BTreeMap::new(),
             pending: Vec::new(),
             invocations: Vec::new(),
             scale_up_running: 0,
@@ -319,7 +332,7 @@ impl<'a> Sim<'a> {
             sample_every,
             start,
             horizon,
-            runner_labels: s.config.runner_labels(),
+            runner_labels: config.runner_labels(),
             zones,
             scale_down,
             pools,
@@ -389,6 +402,7 @@ impl<'a> Sim<'a> {
                     conclusion: None,
                 });
                 *self.run_open.entry(job.run_id).or_default() += 1;
+                self.run_job.entry(job.run_id).or_insert(i);
                 self.open_attempts += 1;
                 self.at(job.queued_at.0, Event::JobQueued(a));
             }
@@ -667,12 +681,7 @@ impl<'a> Sim<'a> {
 
     fn on_run_completed(&mut self, run_id: u64) {
         self.count_webhook();
-        let Some(book) = self
-            .trace
-            .iter()
-            .position(|j| j.run_id == run_id)
-            .map(|i| &self.books[i])
-        else {
+        let Some(book) = self.run_job.get(&run_id).map(|i| &self.books[*i]) else {
             return;
         };
         let event = WebhookEvent::WorkflowRun(WorkflowRunEvent {
@@ -1594,7 +1603,7 @@ impl<'a> Sim<'a> {
                 price_alignment: s.prices.alignment().description.clone(),
                 region: s.prices.region().to_string(),
                 seed: s.seed,
-                config: s.config.to_tfvars(true),
+                config: self.cfg.to_tfvars(true),
                 simulated_from: Timestamp(self.start).to_rfc3339(),
                 simulated_to: Timestamp(end).to_rfc3339(),
                 notes: s.notes.clone(),
