@@ -6,9 +6,12 @@ pub mod demo;
 pub mod engine;
 pub mod inputs;
 pub mod load;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod prices;
 pub mod report;
 pub mod rng;
 pub mod settings;
 pub mod trace;
+pub mod tune;
 pub mod world;

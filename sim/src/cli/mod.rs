@@ -2,6 +2,7 @@
 
 mod bench;
 mod replay;
+mod tune;
 
 use clap::{Parser, Subcommand};
 
@@ -25,7 +26,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Replay(replay::ReplayArgs),
+    Tune(tune::TuneArgs),
     Bench(bench::BenchArgs),
+    // `trace fetch` / `prices fetch` (feature `fetch`) go here as subcommand groups.
 }
 
 /// Exit codes: 0 success, 1 the work failed, 2 bad input (a message says which and why).
@@ -33,6 +36,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
+        Command::Tune(args) => tune::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

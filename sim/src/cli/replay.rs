@@ -49,6 +49,9 @@ pub struct ReplayArgs {
     /// Print the report as JSON (schema: docs/report.schema.json) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write charts (PNG and SVG) to this folder: fleet over time, wait CDF, cost by component.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
 
 pub fn read(path: &Path) -> Result<Vec<u8>, String> {
@@ -160,5 +163,43 @@ pub fn run(args: ReplayArgs) -> Result<(), String> {
     } else {
         print!("{}", outcome.report.to_table());
     }
+    if let Some(dir) = &args.plot {
+        let written = replay_plots(dir, &outcome)?;
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("Charts: {}", names.join(", "));
+    }
     Ok(())
+}
+
+/// Charts of one replay: fleet over time, wait CDF, cost by component.
+pub fn replay_plots(
+    dir: &Path,
+    outcome: &flotilla_sim::report::Outcome,
+) -> Result<Vec<PathBuf>, String> {
+    use flotilla_sim::plot::{files::write_chart, Chart, WaitSeries};
+    let mut out = write_chart(
+        dir,
+        "fleet",
+        &Chart::Fleet {
+            timeline: &outcome.timeline,
+            title: "replay",
+        },
+    )?;
+    out.extend(write_chart(
+        dir,
+        "wait-cdf",
+        &Chart::WaitCdf {
+            series: vec![WaitSeries {
+                label: "replay",
+                waits: &outcome.waits,
+            }],
+            slo_seconds: None,
+        },
+    )?);
+    out.extend(write_chart(
+        dir,
+        "cost",
+        &Chart::Cost(vec![("replay", &outcome.report.cost_usd)]),
+    )?);
+    Ok(out)
 }
