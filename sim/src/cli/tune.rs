@@ -186,7 +186,7 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
     if !args.json {
         eprintln!(
             "Tuning on {} ({} jobs) with {} threads, up to {} configs",
-            scenario.trace_description,
+            scenario.trace_description.lines().next().unwrap_or(""),
             scenario.jobs.len(),
             pool.current_num_threads(),
             args.max_evals
@@ -218,14 +218,21 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
             .map_err(|e| format!("{}: cannot create the output folder: {e}", dir.display()))?;
         write(&dir.join("front.txt"), &format!("{summary}\n{front}"))?;
         write(&dir.join("evaluations.json"), &result.to_json())?;
-        if let Some(r) = result.recommended() {
-            let vars = serde_json::Value::Object(recommended_tfvars(&r.config));
+        // Only a config meeting the SLO is "recommended"; the closest one is written apart so
+        // nobody applies it by mistake.
+        let _ = std::fs::remove_file(dir.join("recommended.tfvars.json"));
+        let _ = std::fs::remove_file(dir.join("closest.tfvars.json"));
+        if let (Some(rec), Some(e)) = (&result.recommendation, result.recommended()) {
+            let vars = serde_json::Value::Object(recommended_tfvars(&e.config));
+            let name = if rec.meets_slo {
+                "recommended.tfvars.json"
+            } else {
+                "closest.tfvars.json"
+            };
             write(
-                &dir.join("recommended.tfvars.json"),
+                &dir.join(name),
                 &(serde_json::to_string_pretty(&vars).expect("json") + "\n"),
             )?;
-        } else {
-            let _ = std::fs::remove_file(dir.join("recommended.tfvars.json"));
         }
         if let Some((text, json)) = &holdout_text {
             write(&dir.join("holdout.txt"), text)?;
@@ -256,10 +263,10 @@ pub fn run(args: TuneArgs) -> Result<(), String> {
             println!(
                 "Wrote {} (front.txt, evaluations.json{}{})",
                 dir.display(),
-                if result.recommended().is_some() {
-                    ", recommended.tfvars.json"
-                } else {
-                    ""
+                match &result.recommendation {
+                    Some(r) if r.meets_slo => ", recommended.tfvars.json",
+                    Some(_) => ", closest.tfvars.json (it does not meet the SLO)",
+                    None => "",
                 },
                 if holdout_text.is_some() {
                     ", holdout.txt, holdout.json"

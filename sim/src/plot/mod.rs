@@ -103,50 +103,43 @@ pub fn draw_pareto<DB: DrawingBackend>(
         return empty(area, title, "no config has been evaluated yet");
     }
     let slo = result.objective.slo_p95_seconds;
-    let p95 = |e: &crate::tune::Evaluation| e.metrics.wait_seconds.p95;
-    let cost = |e: &crate::tune::Evaluation| e.metrics.cost_usd.total;
-    let front_max = result
-        .front
-        .iter()
-        .filter_map(|i| result.evaluations.get(*i))
-        .map(p95)
-        .fold(0.0, f64::max);
-    let all_max = shown.iter().map(|e| p95(e)).fold(0.0, f64::max);
-    let x_max = nice_max(
-        all_max
-            .min((slo * 5.0).max(front_max.min(slo * 10.0)))
-            .max(slo),
-    );
-    let in_view: Vec<&&crate::tune::Evaluation> =
-        shown.iter().filter(|e| p95(e) <= x_max).collect();
-    let hidden = shown.len() - in_view.len();
-    let y_max = nice_max(in_view.iter().map(|e| cost(e)).fold(0.0, f64::max));
+    let p95 = |e: &crate::tune::Evaluation| e.metrics.wait_seconds.p95.max(1.0);
+    let cost = |e: &crate::tune::Evaluation| e.metrics.cost_usd.total.max(0.01);
+    // Log-log: p95 waits and costs of a search span orders of magnitude.
+    let x_lo = shown.iter().map(|e| p95(e)).fold(slo.max(1.0), f64::min) / 1.3;
+    let x_hi = shown.iter().map(|e| p95(e)).fold(slo.max(1.0), f64::max) * 1.3;
+    let y_lo = shown.iter().map(|e| cost(e)).fold(f64::INFINITY, f64::min) / 1.2;
+    let y_hi = shown.iter().map(|e| cost(e)).fold(0.0, f64::max) * 1.2;
+    let (x_max, y_max) = (x_hi, y_hi);
+    let in_view: Vec<&&crate::tune::Evaluation> = shown.iter().collect();
     area.fill(&WHITE).map_err(err)?;
-    let caption = if hidden > 0 {
-        format!("{title} ({hidden} configs with p95 > {x_max:.0} s not shown)")
-    } else {
-        title.to_string()
-    };
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, title_style())
+        .caption(title, title_style())
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d(0.0..x_max, 0.0..y_max)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("p95 wait for a runner (seconds)")
-        .y_desc("total cost over the trace (USD)")
+        .x_desc("p95 wait for a runner (seconds, log scale)")
+        .y_desc("total cost over the trace (USD, log scale)")
         .label_style(label_style())
         .axis_desc_style(desc_style())
-        .y_label_formatter(&|v| format!("${v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| {
+            if *v >= 10.0 {
+                format!("${v:.0}")
+            } else {
+                format!("${v:.2}")
+            }
+        })
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
     chart
         .draw_series(DashedLineSeries::new(
-            vec![(slo, 0.0), (slo, y_max)],
+            vec![(slo, y_lo), (slo, y_max)],
             10,
             6,
             SLO_COLOR.stroke_width(2),
@@ -296,6 +289,7 @@ pub fn draw_wait_cdf<DB: DrawingBackend>(
         .label_style(label_style())
         .axis_desc_style(desc_style())
         .y_label_formatter(&|v| format!("{v:.0}%"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
@@ -402,6 +396,8 @@ pub fn draw_fleet<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(format!("time since the first job ({unit})"))
         .y_desc("instances / jobs")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| format!("{v:.1}"))
         .label_style(label_style())
         .axis_desc_style(desc_style())
         .light_line_style(WHITE.mix(0.0))

@@ -424,7 +424,16 @@ impl TuneResult {
                 );
                 let vars = recommended_tfvars(&e.config);
                 let v: Vec<String> = vars.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-                let _ = writeln!(s, "  recommended.tfvars.json: {}", v.join(", "));
+                let _ = writeln!(
+                    s,
+                    "  {}: {}",
+                    if r.meets_slo {
+                        "recommended.tfvars.json"
+                    } else {
+                        "closest.tfvars.json"
+                    },
+                    v.join(", ")
+                );
             }
             _ => {
                 let _ = writeln!(

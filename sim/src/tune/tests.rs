@@ -140,7 +140,7 @@ fn search_is_deterministic_unique_and_within_budget() {
     let c = run(60, 8, false);
     assert_ne!(a.evaluations, c.evaluations, "the seed matters");
     // Refinement finds something meeting the SLO (fake model: max 40, small delay).
-    assert!(a.recommendation.unwrap().meets_slo);
+    assert!(a.recommendation.as_ref().unwrap().meets_slo);
     let json = a.to_json();
     let back: TuneResult = serde_json::from_str(&json).unwrap();
     assert_eq!(back, a);
