@@ -9,7 +9,6 @@
 //! `cargo bench -p flotilla-lambdas --bench lambdas`
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::path::PathBuf;
@@ -66,10 +65,19 @@ fn webhook_bench(rt: &tokio::runtime::Runtime) {
         job_archive_bucket: Some("archive".into()),
         ..Settings::default()
     };
-    let ctx = Context::new(Function::Webhook, settings, StubAws::default(), StubGitHub, Metrics::discard())
-        .with_config(config)
-        .with_secret(SECRET.into());
-    let parsed: Vec<HttpRequest> = events.iter().map(|e| serde_json::from_slice(e).unwrap()).collect();
+    let ctx = Context::new(
+        Function::Webhook,
+        settings,
+        StubAws::default(),
+        StubGitHub,
+        Metrics::discard(),
+    )
+    .with_config(config)
+    .with_secret(SECRET.into());
+    let parsed: Vec<HttpRequest> = events
+        .iter()
+        .map(|e| serde_json::from_slice(e).unwrap())
+        .collect();
     let rounds = 400;
     rt.block_on(async {
         // Warm up.
@@ -147,6 +155,40 @@ fn hundred_jobs(rt: &tokio::runtime::Runtime) {
     });
 }
 
+fn bootstrap_ready(rt: &tokio::runtime::Runtime) {
+    let Ok(moto) = std::env::var("FLOTILLA_MOTO_URL") else {
+        println!("bootstrap start to handler ready SKIPPED: FLOTILLA_MOTO_URL is not set");
+        return;
+    };
+    rt.block_on(async {
+        let w = support::World::new("benchboot", &moto, serde_json::json!({})).await;
+        let body = br#"{"zen":"Design for failure.","hook_id":1}"#;
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            let sig = flotilla_core::webhook::sign(support::WEBHOOK_SECRET.as_bytes(), body);
+            let event = serde_json::json!({
+                "headers": {"content-type": "application/json", "x-github-event": "ping", "x-hub-signature-256": sig},
+                "requestContext": {"requestId": "r"},
+                "body": String::from_utf8_lossy(body),
+                "isBase64Encoded": false,
+            });
+            let api = support::runtime_api::RuntimeApi::start(serde_json::to_vec(&event).unwrap()).await;
+            let env = support::runtime_api::bootstrap_env(&w, "webhook", &api.addr);
+            let (answer, ready, logs) =
+                support::runtime_api::run_bootstrap(env!("CARGO_BIN_EXE_webhook"), env, &api).await;
+            assert_eq!(answer.map(|a| a["statusCode"].clone()), Ok(200.into()), "{logs}");
+            times.push(ready);
+        }
+        times.sort();
+        println!(
+            "bootstrap (release webhook) start to handler ready: median {:.1} ms, min {:.1} ms over {} starts (target 30)",
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times.len()
+        );
+    });
+}
+
 fn zip_sizes() {
     let dist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist");
     let mut any = false;
@@ -176,5 +218,6 @@ fn main() {
     }
     webhook_bench(&rt);
     hundred_jobs(&rt);
+    bootstrap_ready(&rt);
     zip_sizes();
 }

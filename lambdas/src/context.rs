@@ -39,7 +39,13 @@ pub struct Context<A, G> {
 }
 
 impl<A: Aws, G: GitHub> Context<A, G> {
-    pub fn new(function: Function, settings: Settings, aws: A, github: G, metrics: Metrics) -> Self {
+    pub fn new(
+        function: Function,
+        settings: Settings,
+        aws: A,
+        github: G,
+        metrics: Metrics,
+    ) -> Self {
         Context {
             function,
             settings,
@@ -180,7 +186,10 @@ impl<A: Aws> AppGitHub<A> {
                 .clone()
                 .unwrap_or_else(|| "https://api.github.com".into()),
             app_id_parameter: settings.github_app_id_parameter.clone().unwrap_or_default(),
-            app_key_parameter: settings.github_app_key_parameter.clone().unwrap_or_default(),
+            app_key_parameter: settings
+                .github_app_key_parameter
+                .clone()
+                .unwrap_or_default(),
             retry,
             client: tokio::sync::OnceCell::new(),
         }
@@ -197,7 +206,9 @@ impl<A: Aws> AppGitHub<A> {
                     .get_parameter(&self.app_id_parameter, true)
                     .await
                     .map_err(ssm)?
-                    .ok_or_else(|| GitHubError::new(None, "the GitHub App id parameter is missing"))?;
+                    .ok_or_else(|| {
+                        GitHubError::new(None, "the GitHub App id parameter is missing")
+                    })?;
                 let app_id: u64 = id.value.trim().parse().map_err(|_| {
                     GitHubError::new(None, "the GitHub App id parameter is not a number")
                 })?;
@@ -206,7 +217,9 @@ impl<A: Aws> AppGitHub<A> {
                     .get_parameter(&self.app_key_parameter, true)
                     .await
                     .map_err(ssm)?
-                    .ok_or_else(|| GitHubError::new(None, "the GitHub App key parameter is missing"))?;
+                    .ok_or_else(|| {
+                        GitHubError::new(None, "the GitHub App key parameter is missing")
+                    })?;
                 let pem = decode_key(&key.value)?;
                 GitHubClient::app(&self.api_url, app_id, &pem, self.retry)
             })
@@ -234,7 +247,10 @@ impl<A: Aws> GitHub for AppGitHub<A> {
         job_id: u64,
         installation_id: Option<u64>,
     ) -> Result<Option<JobInfo>, GitHubError> {
-        self.client().await?.get_job(repo, job_id, installation_id).await
+        self.client()
+            .await?
+            .get_job(repo, job_id, installation_id)
+            .await
     }
     async fn list_runners(&self, owner: &RunnerOwner) -> Result<Vec<Runner>, GitHubError> {
         self.client().await?.list_runners(owner).await

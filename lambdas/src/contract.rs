@@ -164,10 +164,13 @@ impl fmt::Display for EnvError {
 
 impl std::error::Error for EnvError {}
 
+/// How a variable's value is found (the process environment, or a test's map).
+pub type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// A function's view of its environment: only the contract's variables of that function.
 pub struct Env {
     function: Function,
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    lookup: Lookup,
     contract: Contract,
 }
 
@@ -215,7 +218,7 @@ impl Env {
                 )))
             }
         };
-        if spec.kind == "enum" && !spec.values.iter().any(|v| *v == value) {
+        if spec.kind == "enum" && !spec.values.contains(&value) {
             return Err(EnvError(format!(
                 "{name}={value} is not one of {:?}",
                 spec.values

@@ -17,7 +17,12 @@ pub async fn runners<G: GitHub>(
     github: &G,
     owners: &BTreeSet<RunnerOwner>,
 ) -> (Vec<Runner>, Vec<RunnerOwner>) {
-    let lists = join_all(owners.iter().map(|o| async move { (o, github.list_runners(o).await) })).await;
+    let lists = join_all(
+        owners
+            .iter()
+            .map(|o| async move { (o, github.list_runners(o).await) }),
+    )
+    .await;
     let mut runners = Vec::new();
     let mut unlisted = Vec::new();
     for (owner, list) in lists {
@@ -34,7 +39,10 @@ pub async fn runners<G: GitHub>(
 
 /// Owners named by the instances' tags (any state: a terminated instance's runner may linger).
 pub fn owners_of(instances: &[Instance]) -> BTreeSet<RunnerOwner> {
-    instances.iter().filter_map(|i| i.tags.owner.clone()).collect()
+    instances
+        .iter()
+        .filter_map(|i| i.tags.owner.clone())
+        .collect()
 }
 
 /// Token parameters under `/{prefix}/runners/tokens/`.

@@ -47,7 +47,12 @@ pub struct Invocation<'a, A, G> {
 }
 
 impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
-    pub fn new(ctx: &'a Context<A, G>, config: &'a Config, now: Timestamp, inputs: Inputs<'a>) -> Self {
+    pub fn new(
+        ctx: &'a Context<A, G>,
+        config: &'a Config,
+        now: Timestamp,
+        inputs: Inputs<'a>,
+    ) -> Self {
         Invocation {
             ctx,
             config,
@@ -62,7 +67,9 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
     }
 
     fn metric(&self, name: &str, unit: Unit, value: f64, dims: &[(&str, &str)]) {
-        self.ctx.metrics.emit(name, unit, value, dims, self.now.millis());
+        self.ctx
+            .metrics
+            .emit(name, unit, value, dims, self.now.millis());
     }
 
     async fn launch(&self, request: &LaunchRequest) -> Outcome {
@@ -75,7 +82,12 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
             match self
                 .ctx
                 .aws
-                .put_parameter(&claim.parameter, &value, ParameterKind::String, claim.overwrite)
+                .put_parameter(
+                    &claim.parameter,
+                    &value,
+                    ParameterKind::String,
+                    claim.overwrite,
+                )
                 .await
             {
                 Ok(PutResult::Written) => {}
@@ -102,7 +114,12 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
         match self.ctx.aws.create_fleet(request, &target).await {
             Ok(result) if !result.instance_ids.is_empty() => {
                 for code in &result.error_codes {
-                    self.metric(metrics::LAUNCH_ERRORS, Unit::Count, 1.0, &[("ErrorCode", code)]);
+                    self.metric(
+                        metrics::LAUNCH_ERRORS,
+                        Unit::Count,
+                        1.0,
+                        &[("ErrorCode", code)],
+                    );
                 }
                 self.metric(
                     metrics::RUNNERS_LAUNCHED,
@@ -136,7 +153,12 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
 
     fn launch_failed(&self, request: &LaunchRequest, error_codes: Vec<String>) -> Outcome {
         for code in &error_codes {
-            self.metric(metrics::LAUNCH_ERRORS, Unit::Count, 1.0, &[("ErrorCode", code)]);
+            self.metric(
+                metrics::LAUNCH_ERRORS,
+                Unit::Count,
+                1.0,
+                &[("ErrorCode", code)],
+            );
         }
         tracing::warn!(
             error_codes = ?error_codes,
@@ -181,7 +203,12 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
         match self
             .ctx
             .aws
-            .put_parameter(&p.token_parameter, &credential.0, self.ctx.token_kind(), true)
+            .put_parameter(
+                &p.token_parameter,
+                &credential.0,
+                self.ctx.token_kind(),
+                true,
+            )
             .await
         {
             Ok(_) => {
@@ -213,7 +240,11 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
         };
         let mut jobs = Vec::new();
         for p in params {
-            let Some(job_id) = p.name.rsplit('/').next().and_then(|s| s.parse::<u64>().ok())
+            let Some(job_id) = p
+                .name
+                .rsplit('/')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
             else {
                 continue;
             };
@@ -280,7 +311,12 @@ impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
                 None
             }
             Command::Enqueue { job, fifo } => {
-                let queue_url = self.ctx.settings.build_queue_url.as_deref().unwrap_or_default();
+                let queue_url = self
+                    .ctx
+                    .settings
+                    .build_queue_url
+                    .as_deref()
+                    .unwrap_or_default();
                 match aws
                     .send_message(QueueMessage {
                         queue_url,
@@ -353,8 +389,14 @@ impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
                     .put_parameter(parameter, &value, ParameterKind::String, true)
                     .await
                 {
-                    Ok(_) => tracing::info!(job_id = job.job_id, run_id = job.run_id, "interrupted job recorded"),
-                    Err(e) => tracing::error!(job_id = job.job_id, error = %e, "recording the interrupted job failed"),
+                    Ok(_) => tracing::info!(
+                        job_id = job.job_id,
+                        run_id = job.run_id,
+                        "interrupted job recorded"
+                    ),
+                    Err(e) => {
+                        tracing::error!(job_id = job.job_id, error = %e, "recording the interrupted job failed")
+                    }
                 }
                 None
             }
@@ -364,7 +406,9 @@ impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
                 installation_id,
             } => {
                 match gh.rerun_job(repo, *job_id, *installation_id).await {
-                    Ok(()) => tracing::info!(job_id, repo = %repo.full_name(), "interrupted job re-run"),
+                    Ok(()) => {
+                        tracing::info!(job_id, repo = %repo.full_name(), "interrupted job re-run")
+                    }
                     Err(e) => tracing::error!(job_id, error = %e, "re-running the job failed"),
                 }
                 None
@@ -379,20 +423,34 @@ impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
                 let receipt = self.inputs.receipts.get(message_id);
                 let queue_url = self.ctx.settings.build_queue_url.as_deref();
                 if let (Some(receipt), Some(queue_url)) = (receipt, queue_url) {
-                    if let Err(e) = aws.change_visibility(queue_url, receipt, *delay_seconds).await {
+                    if let Err(e) = aws
+                        .change_visibility(queue_url, receipt, *delay_seconds)
+                        .await
+                    {
                         tracing::warn!(message_id, error = %e, "changing the message's visibility failed");
                     }
                 }
                 tracing::info!(message_id, delay_seconds, reason = %reason, "message left for a later delivery");
-                self.effects.lock().unwrap().retried.push(message_id.clone());
+                self.effects
+                    .lock()
+                    .unwrap()
+                    .retried
+                    .push(message_id.clone());
                 None
             }
             Command::DiscardMessage { message_id, reason } => {
                 tracing::info!(message_id, reason = %reason, "message done");
-                self.effects.lock().unwrap().discarded.push(message_id.clone());
+                self.effects
+                    .lock()
+                    .unwrap()
+                    .discarded
+                    .push(message_id.clone());
                 None
             }
-            Command::ReleaseClaim { parameter } | Command::DeleteParameter { name: parameter, .. } => {
+            Command::ReleaseClaim { parameter }
+            | Command::DeleteParameter {
+                name: parameter, ..
+            } => {
                 if let Err(e) = aws.delete_parameter(parameter).await {
                     tracing::warn!(parameter = %parameter, error = %e, "deleting the parameter failed");
                 } else {
@@ -458,7 +516,9 @@ impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
                             .terminated
                             .extend(instance_ids.iter().cloned());
                     }
-                    Err(e) => tracing::error!(instance_ids = ?instance_ids, error = %e, "terminating failed"),
+                    Err(e) => {
+                        tracing::error!(instance_ids = ?instance_ids, error = %e, "terminating failed")
+                    }
                 }
                 None
             }

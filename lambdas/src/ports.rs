@@ -64,7 +64,9 @@ impl fmt::Debug for Parameter {
 pub enum ParameterKind<'a> {
     String,
     /// SecureString under this KMS key (`None`: the account's `aws/ssm`).
-    Secure { kms_key_id: Option<&'a str> },
+    Secure {
+        kms_key_id: Option<&'a str>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

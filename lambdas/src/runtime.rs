@@ -72,7 +72,9 @@ pub async fn runners_main() -> Result<(), Error> {
         let ctx = ctx.clone();
         async move {
             let span = span(function, &event.context.request_id);
-            dispatch(&ctx, function, event.payload).instrument(span).await
+            dispatch(&ctx, function, event.payload)
+                .instrument(span)
+                .await
         }
     }))
     .await

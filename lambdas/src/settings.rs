@@ -104,7 +104,10 @@ mod tests {
             });
             let s = Settings::load(&env).unwrap();
             assert_eq!(s.prefix, "value-of-FLOTILLA_PREFIX");
-            assert_eq!(s.build_queue_url.is_some(), c.allows(f, "FLOTILLA_BUILD_QUEUE_URL"));
+            assert_eq!(
+                s.build_queue_url.is_some(),
+                c.allows(f, "FLOTILLA_BUILD_QUEUE_URL")
+            );
             if let Some(subnets) = s.subnet_ids {
                 assert_eq!(subnets, vec!["subnet-a", "subnet-b"]);
             }

@@ -56,7 +56,10 @@ pub async fn run<P: Perform>(
         round = next;
     }
     if !round.is_empty() {
-        tracing::error!(left = round.len(), "policy follow-ups exceeded {MAX_ROUNDS} rounds");
+        tracing::error!(
+            left = round.len(),
+            "policy follow-ups exceeded {MAX_ROUNDS} rounds"
+        );
     }
     trace
 }

@@ -40,12 +40,21 @@ impl StubAws {
 }
 
 impl Aws for StubAws {
-    async fn get_parameter(&self, name: &str, _decrypt: bool) -> Result<Option<Parameter>, AwsError> {
-        Ok(self.parameters.lock().unwrap().get(name).map(|v| Parameter {
-            name: name.to_string(),
-            value: v.clone(),
-            last_modified: Timestamp::from_millis(0),
-        }))
+    async fn get_parameter(
+        &self,
+        name: &str,
+        _decrypt: bool,
+    ) -> Result<Option<Parameter>, AwsError> {
+        Ok(self
+            .parameters
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|v| Parameter {
+                name: name.to_string(),
+                value: v.clone(),
+                last_modified: Timestamp::from_millis(0),
+            }))
     }
     async fn get_parameters(&self, names: &[String]) -> Result<Vec<Parameter>, AwsError> {
         let p = self.parameters.lock().unwrap();
@@ -100,7 +109,10 @@ impl Aws for StubAws {
             None => format!("send_message {}", message.job.job_id),
         });
         if self.fail_sqs {
-            return Err(AwsError::new(Some("ServiceUnavailable"), "stubbed SQS failure"));
+            return Err(AwsError::new(
+                Some("ServiceUnavailable"),
+                "stubbed SQS failure",
+            ));
         }
         Ok(())
     }
@@ -118,13 +130,25 @@ impl Aws for StubAws {
         self.note(|| format!("put_object {bucket}/{key}"));
         Ok(())
     }
-    async fn head_object(&self, _: &str, _: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    async fn head_object(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
         Ok(None)
     }
-    async fn describe_instances(&self, _: &str, _: Option<&[String]>) -> Result<Vec<Instance>, AwsError> {
+    async fn describe_instances(
+        &self,
+        _: &str,
+        _: Option<&[String]>,
+    ) -> Result<Vec<Instance>, AwsError> {
         Ok(Vec::new())
     }
-    async fn create_fleet(&self, r: &LaunchRequest, _: &LaunchTarget) -> Result<FleetResult, AwsError> {
+    async fn create_fleet(
+        &self,
+        r: &LaunchRequest,
+        _: &LaunchTarget,
+    ) -> Result<FleetResult, AwsError> {
         self.note(|| format!("create_fleet {}", r.client_token));
         Ok(FleetResult {
             instance_ids: (0..r.count).map(|i| format!("i-stub{i}")).collect(),
@@ -150,7 +174,12 @@ impl Aws for StubAws {
 pub struct StubGitHub;
 
 impl GitHub for StubGitHub {
-    async fn get_job(&self, _: &RepoRef, _: u64, _: Option<u64>) -> Result<Option<JobInfo>, GitHubError> {
+    async fn get_job(
+        &self,
+        _: &RepoRef,
+        _: u64,
+        _: Option<u64>,
+    ) -> Result<Option<JobInfo>, GitHubError> {
         Ok(None)
     }
     async fn list_runners(&self, _: &RunnerOwner) -> Result<Vec<Runner>, GitHubError> {
@@ -169,7 +198,11 @@ impl GitHub for StubGitHub {
     ) -> Result<RunnerCredential, GitHubError> {
         Err(GitHubError::new(Some(503), "stub"))
     }
-    async fn registration_token(&self, _: &RunnerOwner, _: Option<u64>) -> Result<RunnerCredential, GitHubError> {
+    async fn registration_token(
+        &self,
+        _: &RunnerOwner,
+        _: Option<u64>,
+    ) -> Result<RunnerCredential, GitHubError> {
         Err(GitHubError::new(Some(503), "stub"))
     }
     async fn rerun_job(&self, _: &RepoRef, _: u64, _: Option<u64>) -> Result<(), GitHubError> {

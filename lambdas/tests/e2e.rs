@@ -37,10 +37,14 @@ fn reusable_repo() -> serde_json::Value {
 /// Queue a job at GitHub, deliver its webhook, drain the queue through scale-up with every
 /// message delivered twice. Answers the job id.
 async fn queue_and_scale(w: &World, webhook: &Ctx, scale_up: &Ctx, rx: &mut Rx) -> u64 {
-    let job = w.gh.queue_job(REPO, "build", &["self-hosted", "linux"]).unwrap();
+    let job =
+        w.gh.queue_job(REPO, "build", &["self-hosted", "linux"])
+            .unwrap();
     let statuses = w.deliver_webhooks(webhook, rx).await;
     assert!(
-        statuses.iter().any(|(e, a, s)| e == "workflow_job" && a == "queued" && *s == 201),
+        statuses
+            .iter()
+            .any(|(e, a, s)| e == "workflow_job" && a == "queued" && *s == 201),
         "queued webhook enqueued: {statuses:?}"
     );
     let msgs = w.receive(10).await;
@@ -49,7 +53,10 @@ async fn queue_and_scale(w: &World, webhook: &Ctx, scale_up: &Ctx, rx: &mut Rx) 
     let failed = w.scale_up(scale_up, vec![msgs[0].clone()]).await;
     assert!(failed.is_empty(), "{failed:?}");
     let failed = w.scale_up(scale_up, vec![msgs[0].clone()]).await;
-    assert!(failed.is_empty(), "the duplicate is discarded, not retried: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "the duplicate is discarded, not retried: {failed:?}"
+    );
     job
 }
 
@@ -66,37 +73,62 @@ fn subscribe(w: &World) -> Rx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn org_ephemeral_jit_job_runs_and_everything_is_cleaned_up() {
-    let Some(moto) = moto_url("org_ephemeral_jit") else { return };
+    let Some(moto) = moto_url("org_ephemeral_jit") else {
+        return;
+    };
     let w = World::new("orgeph", &moto, ephemeral_org()).await;
-    let (webhook, scale_up, scale_down) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp), w.ctx(Function::ScaleDown));
+    let (webhook, scale_up, scale_down) = (
+        w.ctx(Function::Webhook),
+        w.ctx(Function::ScaleUp),
+        w.ctx(Function::ScaleDown),
+    );
     let mut rx = subscribe(&w);
     let job = queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
 
     let live = w.live_instances().await;
-    assert_eq!(live.len(), 1, "exactly one instance for the job despite the duplicate");
+    assert_eq!(
+        live.len(),
+        1,
+        "exactly one instance for the job despite the duplicate"
+    );
     let inst = &live[0];
     assert_eq!(inst.tags.launched_for, Some(job));
     assert_eq!(inst.tags.owner, Some(w.runner_owner()));
     let calls = w.proxy.calls();
     assert_eq!(calls.len(), 1, "CreateFleet once: {calls:?}");
     assert_eq!(calls[0].capacity_type.as_deref(), Some("spot"));
-    assert_eq!(calls[0].instance_types.len(), 2 * w.subnets.len(), "subnets x types");
+    assert_eq!(
+        calls[0].instance_types.len(),
+        2 * w.subnets.len(),
+        "subnets x types"
+    );
     w.check_invariants("after launch").await;
 
     // The instance boots with its JIT config; GitHub gives it the job.
     let runners = w.boot().await;
     assert_eq!(runners.len(), 1);
-    assert!(w.token_parameters().await.is_empty(), "the instance deleted its token");
+    assert!(
+        w.token_parameters().await.is_empty(),
+        "the instance deleted its token"
+    );
     assert_eq!(w.gh.job(job).unwrap().state, JobState::InProgress);
     let statuses = w.deliver_webhooks(&webhook, &mut rx).await;
-    assert!(statuses.iter().any(|(_, a, s)| a == "in_progress" && *s == 200), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .any(|(_, a, s)| a == "in_progress" && *s == 200),
+        "{statuses:?}"
+    );
     let tagged = w.live_instances().await;
     assert_eq!(
         tagged[0].tags.current_job.as_ref().map(|j| j.job_id),
         Some(job),
         "in_progress tagged the instance with its job"
     );
-    assert!(!w.metric_lines("TimeToStart").is_empty(), "time-to-start metric");
+    assert!(
+        !w.metric_lines("TimeToStart").is_empty(),
+        "time-to-start metric"
+    );
     w.check_invariants("job running").await;
 
     // Done: the ephemeral runner leaves, its instance shuts down; scale-down finds nothing to do.
@@ -106,15 +138,31 @@ async fn org_ephemeral_jit_job_runs_and_everything_is_cleaned_up() {
     assert!(w.live_instances().await.is_empty(), "{out}");
     w.check_invariants("after the job").await;
     // The archive has the job's events.
-    let listed = w.direct.s3.list_objects_v2().bucket(&w.bucket).send().await.unwrap();
-    assert!(listed.contents().len() >= 3, "queued, in_progress, completed archived");
+    let listed = w
+        .direct
+        .s3
+        .list_objects_v2()
+        .bucket(&w.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed.contents().len() >= 3,
+        "queued, in_progress, completed archived"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repo_reusable_registration_token_runner_is_scaled_down_when_idle() {
-    let Some(moto) = moto_url("repo_reusable") else { return };
+    let Some(moto) = moto_url("repo_reusable") else {
+        return;
+    };
     let w = World::new("reporeu", &moto, reusable_repo()).await;
-    let (webhook, scale_up, scale_down) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp), w.ctx(Function::ScaleDown));
+    let (webhook, scale_up, scale_down) = (
+        w.ctx(Function::Webhook),
+        w.ctx(Function::ScaleUp),
+        w.ctx(Function::ScaleDown),
+    );
     let mut rx = subscribe(&w);
     let job = queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
     assert_eq!(w.live_instances().await.len(), 1);
@@ -123,30 +171,45 @@ async fn repo_reusable_registration_token_runner_is_scaled_down_when_idle() {
     w.deliver_webhooks(&webhook, &mut rx).await;
     w.finish_jobs("success").await;
     w.deliver_webhooks(&webhook, &mut rx).await;
-    let runner = w.gh.runners().into_iter().next().expect("reusable runner stays");
+    let runner =
+        w.gh.runners()
+            .into_iter()
+            .next()
+            .expect("reusable runner stays");
     assert!(runner.online && !runner.busy);
 
     // Young: kept.
     handlers::scale_down::handle(&scale_down).await.unwrap();
-    assert_eq!(w.live_instances().await.len(), 1, "younger than the minimum running time");
+    assert_eq!(
+        w.live_instances().await.len(),
+        1,
+        "younger than the minimum running time"
+    );
     w.check_invariants("idle but young").await;
     // Past the minimum running time: deregistered, then terminated.
     scale_down.advance_clock(6 * MINUTE);
     handlers::scale_down::handle(&scale_down).await.unwrap();
     assert!(w.live_instances().await.is_empty());
-    assert!(w.gh.runners().is_empty(), "runner deregistered before termination");
+    assert!(
+        w.gh.runners().is_empty(),
+        "runner deregistered before termination"
+    );
     w.check_invariants("scaled down").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_duplicate_deliveries_launch_once() {
-    let Some(moto) = moto_url("concurrent_duplicates") else { return };
+    let Some(moto) = moto_url("concurrent_duplicates") else {
+        return;
+    };
     let w = World::new("dups", &moto, ephemeral_org()).await;
     let scale_up = w.ctx(Function::ScaleUp);
     let webhook = w.ctx(Function::Webhook);
     let mut rx = subscribe(&w);
-    w.gh.queue_job(REPO, "a", &["self-hosted", "linux"]).unwrap();
-    w.gh.queue_job(REPO, "b", &["self-hosted", "linux", "x64"]).unwrap();
+    w.gh.queue_job(REPO, "a", &["self-hosted", "linux"])
+        .unwrap();
+    w.gh.queue_job(REPO, "b", &["self-hosted", "linux", "x64"])
+        .unwrap();
     w.deliver_webhooks(&webhook, &mut rx).await;
     let msgs = w.receive(10).await;
     assert_eq!(msgs.len(), 2);
@@ -159,14 +222,20 @@ async fn concurrent_duplicate_deliveries_launch_once() {
     );
     assert!(a.unwrap().batch_item_failures.is_empty());
     assert!(b.unwrap().batch_item_failures.is_empty());
-    assert_eq!(w.live_instances().await.len(), 2, "one instance per job, not per delivery");
+    assert_eq!(
+        w.live_instances().await.len(),
+        2,
+        "one instance per job, not per delivery"
+    );
     w.scale_up(&scale_up, msgs).await;
     w.check_invariants("after duplicates").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insufficient_capacity_on_one_type_launches_another() {
-    let Some(moto) = moto_url("capacity_one_type") else { return };
+    let Some(moto) = moto_url("capacity_one_type") else {
+        return;
+    };
     let w = World::new("cap1", &moto, ephemeral_org()).await;
     w.proxy.set_faults(Faults {
         exhausted: vec![("spot".into(), "m5.large".into())],
@@ -179,14 +248,20 @@ async fn insufficient_capacity_on_one_type_launches_another() {
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].instance_type, "c5.large", "the type with capacity");
     let errs = w.metric_lines("LaunchErrors");
-    assert!(errs.iter().any(|l| l["ErrorCode"] == "InsufficientInstanceCapacity"), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|l| l["ErrorCode"] == "InsufficientInstanceCapacity"),
+        "{errs:?}"
+    );
     w.boot().await;
     w.check_invariants("one type short").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insufficient_capacity_on_all_spot_types_fails_over_to_on_demand() {
-    let Some(moto) = moto_url("capacity_all_spot") else { return };
+    let Some(moto) = moto_url("capacity_all_spot") else {
+        return;
+    };
     let mut cfg = ephemeral_org();
     cfg["enable_runner_on_demand_failover_for_errors"] = json!(["InsufficientInstanceCapacity"]);
     let w = World::new("capall", &moto, cfg).await;
@@ -202,7 +277,10 @@ async fn insufficient_capacity_on_all_spot_types_fails_over_to_on_demand() {
     assert_eq!(fresh.len(), 2, "spot, then on-demand: {calls:?}");
     assert_eq!(fresh[0].capacity_type.as_deref(), Some("spot"));
     assert_eq!(fresh[1].capacity_type.as_deref(), Some("on-demand"));
-    assert_ne!(fresh[0].client_token, fresh[1].client_token, "failover not blocked by idempotency");
+    assert_ne!(
+        fresh[0].client_token, fresh[1].client_token,
+        "failover not blocked by idempotency"
+    );
     let live = w.live_instances().await;
     assert_eq!(live.len(), 1);
     w.boot().await;
@@ -211,7 +289,9 @@ async fn insufficient_capacity_on_all_spot_types_fails_over_to_on_demand() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn insufficient_capacity_without_failover_retries_through_the_queue() {
-    let Some(moto) = moto_url("capacity_retry") else { return };
+    let Some(moto) = moto_url("capacity_retry") else {
+        return;
+    };
     let w = World::new("capq", &moto, ephemeral_org()).await;
     w.proxy.set_faults(Faults {
         exhausted: vec![("spot".into(), "*".into())],
@@ -219,7 +299,9 @@ async fn insufficient_capacity_without_failover_retries_through_the_queue() {
     });
     let (webhook, scale_up) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp));
     let mut rx = subscribe(&w);
-    let job = w.gh.queue_job(REPO, "build", &["self-hosted", "linux"]).unwrap();
+    let job =
+        w.gh.queue_job(REPO, "build", &["self-hosted", "linux"])
+            .unwrap();
     w.deliver_webhooks(&webhook, &mut rx).await;
     let msgs = w.receive(10).await;
     let failed = w.scale_up(&scale_up, msgs.clone()).await;
@@ -227,7 +309,11 @@ async fn insufficient_capacity_without_failover_retries_through_the_queue() {
     assert!(w.live_instances().await.is_empty());
     let claim = naming::launch_claim_parameter(&w.prefix, job, 1);
     assert!(
-        w.direct.get_parameter(&claim, false).await.unwrap().is_none(),
+        w.direct
+            .get_parameter(&claim, false)
+            .await
+            .unwrap()
+            .is_none(),
         "claim released so the retry may launch"
     );
     w.check_invariants("waiting for capacity").await;
@@ -236,7 +322,13 @@ async fn insufficient_capacity_without_failover_retries_through_the_queue() {
     w.release_retried(&msgs).await;
     let msgs = w.receive(10).await;
     assert_eq!(msgs.len(), 1);
-    assert_eq!(msgs[0].attributes.get("ApproximateReceiveCount").map(String::as_str), Some("2"));
+    assert_eq!(
+        msgs[0]
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str),
+        Some("2")
+    );
     assert!(w.scale_up(&scale_up, msgs).await.is_empty());
     assert_eq!(w.live_instances().await.len(), 1);
     w.boot().await;
@@ -245,7 +337,9 @@ async fn insufficient_capacity_without_failover_retries_through_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_limit_exceeded_goes_back_to_the_queue() {
-    let Some(moto) = moto_url("request_limit") else { return };
+    let Some(moto) = moto_url("request_limit") else {
+        return;
+    };
     let w = World::new("throttle", &moto, ephemeral_org()).await;
     w.proxy.set_faults(Faults {
         throttle_create_fleet: 100,
@@ -253,13 +347,18 @@ async fn request_limit_exceeded_goes_back_to_the_queue() {
     });
     let (webhook, scale_up) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp));
     let mut rx = subscribe(&w);
-    w.gh.queue_job(REPO, "build", &["self-hosted", "linux"]).unwrap();
+    w.gh.queue_job(REPO, "build", &["self-hosted", "linux"])
+        .unwrap();
     w.deliver_webhooks(&webhook, &mut rx).await;
     let msgs = w.receive(10).await;
     let failed = w.scale_up(&scale_up, msgs.clone()).await;
     assert_eq!(failed.len(), 1);
     let errs = w.metric_lines("LaunchErrors");
-    assert!(errs.iter().any(|l| l["ErrorCode"] == "RequestLimitExceeded"), "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|l| l["ErrorCode"] == "RequestLimitExceeded"),
+        "{errs:?}"
+    );
     assert!(w.live_instances().await.is_empty());
     w.check_invariants("throttled").await;
     w.proxy.set_faults(Faults::default());
@@ -272,20 +371,33 @@ async fn request_limit_exceeded_goes_back_to_the_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn github_5xx_and_429_are_retried_within_bounds() {
-    let Some(moto) = moto_url("github_errors") else { return };
+    let Some(moto) = moto_url("github_errors") else {
+        return;
+    };
     let w = World::new("gherr", &moto, reusable_repo()).await;
     let (webhook, scale_up) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp));
     let mut rx = subscribe(&w);
     // One 502 on the job check, one 429 (retry-after 1 s) on the registration token.
-    w.gh.inject_fault(FaultSpec::new("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}").status(502).times(1));
     w.gh.inject_fault(
-        FaultSpec::new("POST", "/repos/{owner}/{repo}/actions/runners/registration-token")
-            .status(429)
-            .retry_after(1)
+        FaultSpec::new("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}")
+            .status(502)
             .times(1),
     );
+    w.gh.inject_fault(
+        FaultSpec::new(
+            "POST",
+            "/repos/{owner}/{repo}/actions/runners/registration-token",
+        )
+        .status(429)
+        .retry_after(1)
+        .times(1),
+    );
     queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
-    assert_eq!(w.live_instances().await.len(), 1, "launched despite the transient errors");
+    assert_eq!(
+        w.live_instances().await.len(),
+        1,
+        "launched despite the transient errors"
+    );
     let ids = w.boot().await;
     assert_eq!(ids.len(), 1, "the token survived the 429");
     w.check_invariants("after transient errors").await;
@@ -293,13 +405,21 @@ async fn github_5xx_and_429_are_retried_within_bounds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_check_failing_fails_open() {
-    let Some(moto) = moto_url("fail_open") else { return };
+    let Some(moto) = moto_url("fail_open") else {
+        return;
+    };
     let w = World::new("failopen", &moto, reusable_repo()).await;
     let (webhook, scale_up) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp));
     let mut rx = subscribe(&w);
-    w.gh.inject_fault(FaultSpec::new("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}").status(500));
+    w.gh.inject_fault(
+        FaultSpec::new("GET", "/repos/{owner}/{repo}/actions/jobs/{job_id}").status(500),
+    );
     queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
-    assert_eq!(w.live_instances().await.len(), 1, "GitHub down: launch anyway");
+    assert_eq!(
+        w.live_instances().await.len(),
+        1,
+        "GitHub down: launch anyway"
+    );
     w.gh.clear_faults();
     w.boot().await;
     w.check_invariants("failed open").await;
@@ -307,20 +427,34 @@ async fn job_check_failing_fails_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jit_failure_after_launch_terminates_and_retries() {
-    let Some(moto) = moto_url("jit_failure") else { return };
+    let Some(moto) = moto_url("jit_failure") else {
+        return;
+    };
     let w = World::new("jitfail", &moto, ephemeral_org()).await;
     let (webhook, scale_up) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp));
     let mut rx = subscribe(&w);
-    w.gh.inject_fault(FaultSpec::new("POST", "/orgs/{org}/actions/runners/generate-jitconfig").status(500));
-    let job = w.gh.queue_job(REPO, "build", &["self-hosted", "linux"]).unwrap();
+    w.gh.inject_fault(
+        FaultSpec::new("POST", "/orgs/{org}/actions/runners/generate-jitconfig").status(500),
+    );
+    let job =
+        w.gh.queue_job(REPO, "build", &["self-hosted", "linux"])
+            .unwrap();
     w.deliver_webhooks(&webhook, &mut rx).await;
     let msgs = w.receive(10).await;
     let failed = w.scale_up(&scale_up, msgs.clone()).await;
     assert_eq!(failed.len(), 1, "the job goes back to the queue");
-    assert!(w.live_instances().await.is_empty(), "the unprovisionable instance is terminated");
+    assert!(
+        w.live_instances().await.is_empty(),
+        "the unprovisionable instance is terminated"
+    );
     assert!(w.token_parameters().await.is_empty());
     let claim = naming::launch_claim_parameter(&w.prefix, job, 1);
-    assert!(w.direct.get_parameter(&claim, false).await.unwrap().is_none());
+    assert!(w
+        .direct
+        .get_parameter(&claim, false)
+        .await
+        .unwrap()
+        .is_none());
     w.check_invariants("after JIT failure").await;
     // GitHub recovers: the retry launches and provisions.
     w.gh.clear_faults();
@@ -332,10 +466,16 @@ async fn jit_failure_after_launch_terminates_and_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_that_never_registers_is_tagged_then_terminated_and_its_token_swept() {
-    let Some(moto) = moto_url("never_registers") else { return };
+    let Some(moto) = moto_url("never_registers") else {
+        return;
+    };
     // Registration tokens: GitHub lists no runner until the instance registers.
     let w = World::new("orphan", &moto, reusable_repo()).await;
-    let (webhook, scale_up, scale_down) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp), w.ctx(Function::ScaleDown));
+    let (webhook, scale_up, scale_down) = (
+        w.ctx(Function::Webhook),
+        w.ctx(Function::ScaleUp),
+        w.ctx(Function::ScaleDown),
+    );
     let mut rx = subscribe(&w);
     queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
     let id = w.live_instances().await[0].id.clone();
@@ -353,9 +493,15 @@ async fn an_instance_that_never_registers_is_tagged_then_terminated_and_its_toke
     // Next cycle: terminated; the cycle after sweeps its token.
     scale_down.advance_clock(5 * MINUTE);
     handlers::scale_down::handle(&scale_down).await.unwrap();
-    assert!(w.live_instances().await.is_empty(), "orphan {id} terminated");
+    assert!(
+        w.live_instances().await.is_empty(),
+        "orphan {id} terminated"
+    );
     handlers::scale_down::handle(&scale_down).await.unwrap();
-    assert!(w.token_parameters().await.is_empty(), "token of the terminated instance swept");
+    assert!(
+        w.token_parameters().await.is_empty(),
+        "token of the terminated instance swept"
+    );
     // GitHub still has the job queued but its message was consumed by the orphan's launch:
     // nothing re-enqueues it (reported to core/: terminating a job's orphan could re-enqueue
     // the job). Re-delivered by hand here, it launches again.
@@ -364,13 +510,23 @@ async fn an_instance_that_never_registers_is_tagged_then_terminated_and_its_toke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_jit_instance_that_never_connects_is_removed_after_its_boot_time() {
-    let Some(moto) = moto_url("never_connects") else { return };
+    let Some(moto) = moto_url("never_connects") else {
+        return;
+    };
     // JIT: GitHub lists the runner (offline) from generate-jitconfig on.
     let w = World::new("jitorphan", &moto, ephemeral_org()).await;
-    let (webhook, scale_up, scale_down) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp), w.ctx(Function::ScaleDown));
+    let (webhook, scale_up, scale_down) = (
+        w.ctx(Function::Webhook),
+        w.ctx(Function::ScaleUp),
+        w.ctx(Function::ScaleDown),
+    );
     let mut rx = subscribe(&w);
     queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
-    assert_eq!(w.gh.runners().len(), 1, "the JIT runner is listed before it connects");
+    assert_eq!(
+        w.gh.runners().len(),
+        1,
+        "the JIT runner is listed before it connects"
+    );
     handlers::scale_down::handle(&scale_down).await.unwrap();
     assert_eq!(w.live_instances().await.len(), 1, "booting: kept");
     scale_down.advance_clock(6 * MINUTE);
@@ -385,9 +541,15 @@ async fn a_jit_instance_that_never_connects_is_removed_after_its_boot_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_busy_between_check_and_delete_is_kept() {
-    let Some(moto) = moto_url("busy_between") else { return };
+    let Some(moto) = moto_url("busy_between") else {
+        return;
+    };
     let w = World::new("busy", &moto, reusable_repo()).await;
-    let (webhook, scale_up, scale_down) = (w.ctx(Function::Webhook), w.ctx(Function::ScaleUp), w.ctx(Function::ScaleDown));
+    let (webhook, scale_up, scale_down) = (
+        w.ctx(Function::Webhook),
+        w.ctx(Function::ScaleUp),
+        w.ctx(Function::ScaleDown),
+    );
     let mut rx = subscribe(&w);
     queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
     w.boot().await;
@@ -395,9 +557,12 @@ async fn a_runner_busy_between_check_and_delete_is_kept() {
     w.deliver_webhooks(&webhook, &mut rx).await;
     // Scale-down sees the runner idle; by the time it deletes it, it took a job: GitHub says 422.
     w.gh.inject_fault(
-        FaultSpec::new("DELETE", "/repos/{owner}/{repo}/actions/runners/{runner_id}")
-            .status(422)
-            .times(1),
+        FaultSpec::new(
+            "DELETE",
+            "/repos/{owner}/{repo}/actions/runners/{runner_id}",
+        )
+        .status(422)
+        .times(1),
     );
     scale_down.advance_clock(6 * MINUTE);
     handlers::scale_down::handle(&scale_down).await.unwrap();
@@ -412,7 +577,9 @@ async fn a_runner_busy_between_check_and_delete_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interruption_during_a_job_deregisters_and_reruns_it() {
-    let Some(moto) = moto_url("interruption") else { return };
+    let Some(moto) = moto_url("interruption") else {
+        return;
+    };
     let w = World::new("interrupt", &moto, reusable_repo()).await;
     let (webhook, scale_up, scale_down, watcher) = (
         w.ctx(Function::Webhook),
@@ -434,46 +601,73 @@ async fn interruption_during_a_job_deregisters_and_reruns_it() {
         "detail-type": "EC2 Spot Instance Interruption Warning",
         "detail": {"instance-id": inst.id, "instance-action": "terminate"},
     });
-    let out = handlers::termination_watcher::handle(&watcher, warning).await.unwrap();
+    let out = handlers::termination_watcher::handle(&watcher, warning)
+        .await
+        .unwrap();
     let tagged = w.live_instances().await.remove(0);
     assert!(tagged.tags.interrupted_at.is_some(), "{out}");
-    assert!(tagged.tags.deregister_pending.is_some(), "GitHub refused (busy): marked: {out}");
+    assert!(
+        tagged.tags.deregister_pending.is_some(),
+        "GitHub refused (busy): marked: {out}"
+    );
     let record = naming::interrupted_job_parameter(&w.prefix, run_id, job);
-    assert!(w.direct.get_parameter(&record, false).await.unwrap().is_some());
+    assert!(w
+        .direct
+        .get_parameter(&record, false)
+        .await
+        .unwrap()
+        .is_some());
     assert!(!w.metric_lines("Interruptions").is_empty());
     w.check_invariants("interrupted").await;
 
     // EC2 reclaims it; the runner drops offline; the job fails; the run completes.
-    w.direct.terminate_instances(std::slice::from_ref(&inst.id)).await.unwrap();
+    w.direct
+        .terminate_instances(std::slice::from_ref(&inst.id))
+        .await
+        .unwrap();
     let gone = json!({
         "version": "0", "id": "e2", "source": "aws.ec2",
         "detail-type": "EC2 Instance State-change Notification",
         "detail": {"instance-id": inst.id, "state": "terminated"},
     });
-    handlers::termination_watcher::handle(&watcher, gone).await.unwrap();
+    handlers::termination_watcher::handle(&watcher, gone)
+        .await
+        .unwrap();
     let runner = w.gh.runners().remove(0);
     w.gh.set_runner_online(runner.id, false).unwrap();
     w.gh.complete_job(job, "failure").unwrap();
     w.gh.tick();
     let mut statuses = w.deliver_webhooks(&webhook, &mut rx).await;
     assert!(
-        statuses.iter().any(|(e, a, s)| e == "workflow_run" && a == "completed" && *s == 200),
+        statuses
+            .iter()
+            .any(|(e, a, s)| e == "workflow_run" && a == "completed" && *s == 200),
         "{statuses:?}"
     );
     // Re-run: a new attempt of the job is queued at GitHub, and the record is forgotten.
     let attempts: Vec<_> = w.gh.jobs_of_run(run_id);
     assert!(
-        attempts.iter().any(|j| j.run_attempt == 2 && j.state == JobState::Queued),
+        attempts
+            .iter()
+            .any(|j| j.run_attempt == 2 && j.state == JobState::Queued),
         "job re-run: {attempts:?}"
     );
-    assert!(w.direct.get_parameter(&record, false).await.unwrap().is_none());
+    assert!(w
+        .direct
+        .get_parameter(&record, false)
+        .await
+        .unwrap()
+        .is_none());
     // Scale-down removes the offline runner whose instance is gone.
     handlers::scale_down::handle(&scale_down).await.unwrap();
     assert!(w.gh.runners().is_empty(), "offline runner deregistered");
     // The re-run's queued webhook (emitted while the completed one was handled) goes through
     // the normal path.
     statuses.extend(w.deliver_webhooks(&webhook, &mut rx).await);
-    assert!(statuses.iter().any(|(_, a, s)| a == "queued" && *s == 201), "{statuses:?}");
+    assert!(
+        statuses.iter().any(|(_, a, s)| a == "queued" && *s == 201),
+        "{statuses:?}"
+    );
     assert!(w.scale_up(&scale_up, w.receive(10).await).await.is_empty());
     w.boot().await;
     w.check_invariants("after re-run").await;
@@ -493,11 +687,26 @@ async fn pool_tops_up_and_never_exceeds_the_maximum() {
     let pool = w.ctx(Function::Pool);
     let out = handlers::pool::handle(&pool, json!({})).await.unwrap();
     assert_eq!(w.live_instances().await.len(), 2, "{out}");
-    assert!(w.live_instances().await.iter().all(|i| i.tags.launched_for.is_none()));
+    assert!(w
+        .live_instances()
+        .await
+        .iter()
+        .all(|i| i.tags.launched_for.is_none()));
     let out = handlers::pool::handle(&pool, json!({})).await.unwrap();
-    assert_eq!(w.live_instances().await.len(), 2, "booting instances count as ready: {out} {:?}", w.live_instances().await);
-    handlers::pool::handle(&pool, json!({"size": 9})).await.unwrap();
-    assert_eq!(w.live_instances().await.len(), 3, "capped by runners_maximum_count");
+    assert_eq!(
+        w.live_instances().await.len(),
+        2,
+        "booting instances count as ready: {out} {:?}",
+        w.live_instances().await
+    );
+    handlers::pool::handle(&pool, json!({"size": 9}))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.live_instances().await.len(),
+        3,
+        "capped by runners_maximum_count"
+    );
     assert_eq!(w.boot().await.len(), 3);
     w.check_invariants("pool").await;
 }

@@ -60,7 +60,9 @@ async fn logs_carry_no_secret_token_or_jit_config() {
             events: None,
         });
         let mut rx = w.gh.subscribe_webhooks();
-        let job = w.gh.queue_job(REPO, "build", &["self-hosted", "linux"]).unwrap();
+        let job =
+            w.gh.queue_job(REPO, "build", &["self-hosted", "linux"])
+                .unwrap();
         w.deliver_webhooks(&webhook, &mut rx).await;
         // A bad signature is logged too.
         let mut bad = World::api_gateway_event("workflow_job", b"{}", "wrong-secret");
@@ -95,17 +97,39 @@ async fn logs_carry_no_secret_token_or_jit_config() {
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines.len() > 20, "logs were captured ({} lines)", lines.len());
+    assert!(
+        lines.len() > 20,
+        "logs were captured ({} lines)",
+        lines.len()
+    );
     for l in &lines {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
         assert!(v.get("level").is_some(), "{l}");
     }
-    assert!(text.contains("job enqueued") && text.contains("launched") && text.contains("runner credential stored"));
-    assert!(text.contains("instance_ids") && text.contains("job_id"), "ids are logged");
+    assert!(
+        text.contains("job enqueued")
+            && text.contains("launched")
+            && text.contains("runner credential stored")
+    );
+    assert!(
+        text.contains("instance_ids") && text.contains("job_id"),
+        "ids are logged"
+    );
     for s in &secrets {
-        assert!(!text.contains(s.as_str()), "a secret leaked into the logs: {}…", &s[..s.len().min(6)]);
+        assert!(
+            !text.contains(s.as_str()),
+            "a secret leaked into the logs: {}…",
+            &s[..s.len().min(6)]
+        );
     }
-    for marker in ["ghs_", "Bearer ", "BEGIN RSA", "BEGIN PRIVATE", "encoded_jit_config"] {
+    for marker in [
+        "ghs_",
+        "Bearer ",
+        "BEGIN RSA",
+        "BEGIN PRIVATE",
+        "encoded_jit_config",
+    ] {
         assert!(!text.contains(marker), "{marker} in the logs");
     }
 }

@@ -50,9 +50,12 @@ fn answers(command: &Command, outcome: &Outcome) -> bool {
         (Command::ProvisionRunner(p), Outcome::ProvisionFailed { provision, .. }) => p == provision,
         (
             Command::DeregisterRunner { runner_id, .. },
-            Outcome::Deregistered { runner_id: id, .. } | Outcome::DeregisterFailed { runner_id: id, .. },
+            Outcome::Deregistered { runner_id: id, .. }
+            | Outcome::DeregisterFailed { runner_id: id, .. },
         ) => runner_id == id,
-        (Command::LookupJob { job_id, .. }, Outcome::JobLookedUp { job_id: id, .. }) => job_id == id,
+        (Command::LookupJob { job_id, .. }, Outcome::JobLookedUp { job_id: id, .. }) => {
+            job_id == id
+        }
         (
             Command::LookupInterruptedJobs { run_id, .. },
             Outcome::InterruptedJobsFound { run_id: id, .. },
@@ -104,7 +107,10 @@ async fn the_scenario_table_through_the_shell_loop() {
         // Some cases list alternative outcomes for one command (capacity vs throttling);
         // core/tests/scenarios.rs checks each of those on its own. At least one must apply here.
         if !s.outcomes.is_empty() && used.is_empty() {
-            failures.push(format!("{}: no table outcome answered a performed command", s.name));
+            failures.push(format!(
+                "{}: no table outcome answered a performed command",
+                s.name
+            ));
         }
         driven += 1;
     }

@@ -51,7 +51,7 @@ echo "moto at $FLOTILLA_MOTO_URL (pid $moto_pid)"
 step "cargo test ($selection): lambdas unit, payload table, scenario table, end to end, bootstrap, logs"
 # shellcheck disable=SC2086
 cargo test $selection --locked \
-  --test e2e --test bootstrap --test logs --test webhook_payloads --test policy_table \
+  --test e2e --test extras --test bootstrap --test logs --test webhook_payloads --test policy_table \
   -- --test-threads 4 2>&1 | tee "$out/lambdas-tests.log"
 status=${PIPESTATUS[0]}
 [ "$status" -eq 0 ] || fail "cargo test (see $out/lambdas-tests.log)"

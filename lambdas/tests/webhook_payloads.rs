@@ -24,7 +24,11 @@ fn data_dir() -> Option<PathBuf> {
     } else {
         {
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "SKIPPED: {} is absent (shared data not laid out)", d.display());
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: {} is absent (shared data not laid out)",
+                d.display()
+            );
         }
         None
     }
@@ -54,9 +58,15 @@ fn ctx(config: Config, fail_sqs: bool) -> Context<StubAws, StubGitHub> {
         fail_sqs,
         ..StubAws::recording()
     };
-    Context::new(Function::Webhook, settings, aws, StubGitHub, Metrics::discard())
-        .with_config(config)
-        .with_secret(SECRET.into())
+    Context::new(
+        Function::Webhook,
+        settings,
+        aws,
+        StubGitHub,
+        Metrics::discard(),
+    )
+    .with_config(config)
+    .with_secret(SECRET.into())
 }
 
 /// The table of `core/docs/webhook-payloads.md`: (payload, config, status).
@@ -68,12 +78,21 @@ fn documented() -> Vec<(String, String, u16)> {
             if cells.len() < 5 || !cells[1].ends_with(".json") {
                 return None;
             }
-            Some((cells[1].to_string(), cells[2].to_string(), cells[3].parse().ok()?))
+            Some((
+                cells[1].to_string(),
+                cells[2].to_string(),
+                cells[3].parse().ok()?,
+            ))
         })
         .collect()
 }
 
-fn api_gateway(event: Option<&str>, body: &[u8], signature: Option<String>, content_type: &str) -> HttpRequest {
+fn api_gateway(
+    event: Option<&str>,
+    body: &[u8],
+    signature: Option<String>,
+    content_type: &str,
+) -> HttpRequest {
     let mut headers = serde_json::Map::new();
     headers.insert("content-type".into(), content_type.into());
     if let Some(e) = event {
@@ -126,7 +145,15 @@ async fn every_payload_gets_its_documented_status() {
         let body = std::fs::read(dir.join(file)).unwrap();
         let event = event_of(file);
         for (how, req) in [
-            ("API Gateway", api_gateway(Some(event), &body, Some(sign(SECRET.as_bytes(), &body)), "application/json")),
+            (
+                "API Gateway",
+                api_gateway(
+                    Some(event),
+                    &body,
+                    Some(sign(SECRET.as_bytes(), &body)),
+                    "application/json",
+                ),
+            ),
             ("function URL", function_url(event, &body)),
         ] {
             let c = ctx(config(config_name), false);
@@ -138,9 +165,18 @@ async fn every_payload_gets_its_documented_status() {
             );
             let calls = c.aws.calls();
             let enqueued = calls.iter().any(|c| c.starts_with("send_message"));
-            assert_eq!(enqueued, *status == 201, "{file}: enqueue iff 201 ({calls:?})");
+            assert_eq!(
+                enqueued,
+                *status == 201,
+                "{file}: enqueue iff 201 ({calls:?})"
+            );
             if event == "workflow_job" {
-                assert!(calls.iter().any(|c| c.starts_with("put_object archive/p/workflow_job/")), "{file}: archived");
+                assert!(
+                    calls
+                        .iter()
+                        .any(|c| c.starts_with("put_object archive/p/workflow_job/")),
+                    "{file}: archived"
+                );
             }
         }
         seen_files.insert(file.clone());
@@ -160,34 +196,99 @@ async fn failure_paths_answer_401_400_413_415_and_503() {
     let body = std::fs::read(dir.join("workflow_job.queued.6.json")).unwrap();
     let good = || Some(sign(SECRET.as_bytes(), &body));
     let cases: Vec<(&str, HttpRequest, u16)> = vec![
-        ("signature of other bytes", api_gateway(Some("workflow_job"), &body, Some(sign(SECRET.as_bytes(), b"{}")), "application/json"), 401),
-        ("signature with another secret", api_gateway(Some("workflow_job"), &body, Some(sign(b"nope", &body)), "application/json"), 401),
-        ("no signature", api_gateway(Some("workflow_job"), &body, None, "application/json"), 401),
-        ("form-encoded", api_gateway(Some("workflow_job"), &body, good(), "application/x-www-form-urlencoded"), 415),
-        ("over 1 MiB", {
-            let big = vec![b' '; (1 << 20) + 1];
-            api_gateway(Some("workflow_job"), &big, Some(sign(SECRET.as_bytes(), &big)), "application/json")
-        }, 413),
-        ("no event header", api_gateway(None, &body, good(), "application/json"), 400),
-        ("cut short", {
-            let cut = &body[..body.len() / 2];
-            api_gateway(Some("workflow_job"), cut, Some(sign(SECRET.as_bytes(), cut)), "application/json")
-        }, 400),
-        ("body not base64", {
-            let mut r = api_gateway(Some("workflow_job"), &body, good(), "application/json");
-            r.body = Some("%%%not base64%%%".into());
-            r
-        }, 400),
+        (
+            "signature of other bytes",
+            api_gateway(
+                Some("workflow_job"),
+                &body,
+                Some(sign(SECRET.as_bytes(), b"{}")),
+                "application/json",
+            ),
+            401,
+        ),
+        (
+            "signature with another secret",
+            api_gateway(
+                Some("workflow_job"),
+                &body,
+                Some(sign(b"nope", &body)),
+                "application/json",
+            ),
+            401,
+        ),
+        (
+            "no signature",
+            api_gateway(Some("workflow_job"), &body, None, "application/json"),
+            401,
+        ),
+        (
+            "form-encoded",
+            api_gateway(
+                Some("workflow_job"),
+                &body,
+                good(),
+                "application/x-www-form-urlencoded",
+            ),
+            415,
+        ),
+        (
+            "over 1 MiB",
+            {
+                let big = vec![b' '; (1 << 20) + 1];
+                api_gateway(
+                    Some("workflow_job"),
+                    &big,
+                    Some(sign(SECRET.as_bytes(), &big)),
+                    "application/json",
+                )
+            },
+            413,
+        ),
+        (
+            "no event header",
+            api_gateway(None, &body, good(), "application/json"),
+            400,
+        ),
+        (
+            "cut short",
+            {
+                let cut = &body[..body.len() / 2];
+                api_gateway(
+                    Some("workflow_job"),
+                    cut,
+                    Some(sign(SECRET.as_bytes(), cut)),
+                    "application/json",
+                )
+            },
+            400,
+        ),
+        (
+            "body not base64",
+            {
+                let mut r = api_gateway(Some("workflow_job"), &body, good(), "application/json");
+                r.body = Some("%%%not base64%%%".into());
+                r
+            },
+            400,
+        ),
     ];
     for (name, req, status) in cases {
         let c = ctx(config("k8s"), false);
         let resp = handle(&c, &req).await.unwrap();
         assert_eq!(resp.status_code, status, "{name}: {}", resp.body);
-        assert!(!c.aws.calls().iter().any(|c| c.starts_with("send_message")), "{name}: nothing enqueued");
+        assert!(
+            !c.aws.calls().iter().any(|c| c.starts_with("send_message")),
+            "{name}: nothing enqueued"
+        );
     }
     // SQS refuses: the job must not be reported as taken.
     let c = ctx(config("k8s"), true);
-    let resp = handle(&c, &api_gateway(Some("workflow_job"), &body, good(), "application/json")).await.unwrap();
+    let resp = handle(
+        &c,
+        &api_gateway(Some("workflow_job"), &body, good(), "application/json"),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status_code, 503, "{}", resp.body);
     // Secret not configured.
     let c = Context::new(
@@ -202,7 +303,12 @@ async fn failure_paths_answer_401_400_413_415_and_503() {
         Metrics::discard(),
     )
     .with_config(config("k8s"));
-    let resp = handle(&c, &api_gateway(Some("workflow_job"), &body, good(), "application/json")).await.unwrap();
+    let resp = handle(
+        &c,
+        &api_gateway(Some("workflow_job"), &body, good(), "application/json"),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status_code, 500);
 }
 
@@ -213,11 +319,23 @@ async fn fifo_queues_get_deduplication_and_group_ids() {
     let mut cfg = config("k8s");
     cfg.fifo_build_queue = true;
     let c = ctx(cfg, false);
-    let resp = handle(&c, &api_gateway(Some("workflow_job"), &body, Some(sign(SECRET.as_bytes(), &body)), "application/json")).await.unwrap();
+    let resp = handle(
+        &c,
+        &api_gateway(
+            Some("workflow_job"),
+            &body,
+            Some(sign(SECRET.as_bytes(), &body)),
+            "application/json",
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status_code, 201);
     let calls = c.aws.calls();
     assert!(
-        calls.iter().any(|c| c.starts_with("send_message") && c.contains("fifo=") && c.ends_with(&format!("/{}", c.split(' ').nth(1).unwrap()))),
+        calls.iter().any(|c| c.starts_with("send_message")
+            && c.contains("fifo=")
+            && c.ends_with(&format!("/{}", c.split(' ').nth(1).unwrap()))),
         "{calls:?}"
     );
 }

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{
-    DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest,
+    DefaultTargetCapacityType, Filter, FleetLaunchTemplateConfigRequest,
     FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest,
-    FleetOnDemandAllocationStrategy, FleetType, Filter, InstanceLifecycleType, InstanceStateName,
-    InstanceType, OnDemandOptionsRequest, ResourceType, SpotAllocationStrategy,
-    SpotOptionsRequest, Tag, TagSpecification, TargetCapacitySpecificationRequest,
+    FleetOnDemandAllocationStrategy, FleetType, InstanceLifecycleType, InstanceStateName,
+    InstanceType, OnDemandOptionsRequest, ResourceType, SpotAllocationStrategy, SpotOptionsRequest,
+    Tag, TagSpecification, TargetCapacitySpecificationRequest,
 };
 use aws_sdk_ec2::Client;
 use flotilla_core::command::LaunchRequest;
@@ -130,7 +130,9 @@ pub async fn create_fleet(
     let capacity_spec = TargetCapacitySpecificationRequest::builder()
         .total_target_capacity(count)
         .default_target_capacity_type(capacity.clone())
-        .set_spot_target_capacity(matches!(request.capacity_type, CapacityType::Spot).then_some(count))
+        .set_spot_target_capacity(
+            matches!(request.capacity_type, CapacityType::Spot).then_some(count),
+        )
         .set_on_demand_target_capacity(
             matches!(request.capacity_type, CapacityType::OnDemand).then_some(count),
         )
@@ -184,9 +186,7 @@ pub async fn create_fleet(
         .map_err(sdk_error)?;
     let mut result = FleetResult::default();
     for i in out.instances() {
-        result
-            .instance_ids
-            .extend(i.instance_ids().iter().cloned());
+        result.instance_ids.extend(i.instance_ids().iter().cloned());
     }
     for e in out.errors() {
         let code = e.error_code().unwrap_or("Unknown").to_string();

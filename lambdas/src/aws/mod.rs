@@ -65,7 +65,11 @@ pub(crate) fn millis(t: Option<&aws_sdk_ec2::primitives::DateTime>) -> flotilla_
 }
 
 impl Aws for AwsClients {
-    async fn get_parameter(&self, name: &str, decrypt: bool) -> Result<Option<Parameter>, AwsError> {
+    async fn get_parameter(
+        &self,
+        name: &str,
+        decrypt: bool,
+    ) -> Result<Option<Parameter>, AwsError> {
         ssm::get(&self.ssm, name, decrypt).await
     }
     async fn get_parameters(&self, names: &[String]) -> Result<Vec<Parameter>, AwsError> {

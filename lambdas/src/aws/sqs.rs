@@ -6,7 +6,8 @@ use super::sdk_error;
 use crate::ports::{AwsError, QueueMessage};
 
 pub async fn send(sqs: &Client, message: QueueMessage<'_>) -> Result<(), AwsError> {
-    let body = serde_json::to_string(message.job).map_err(|e| AwsError::new(None, e.to_string()))?;
+    let body =
+        serde_json::to_string(message.job).map_err(|e| AwsError::new(None, e.to_string()))?;
     let mut req = sqs
         .send_message()
         .queue_url(message.queue_url)

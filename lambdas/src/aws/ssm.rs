@@ -35,7 +35,12 @@ pub async fn get(ssm: &Client, name: &str, decrypt: bool) -> Result<Option<Param
         .await
     {
         Ok(out) => Ok(out.parameter().and_then(param)),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(sdk_error(e)),
     }
 }
@@ -111,7 +116,12 @@ pub async fn put(
 pub async fn delete(ssm: &Client, name: &str) -> Result<(), AwsError> {
     match ssm.delete_parameter().name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_parameter_not_found()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(sdk_error(e)),
     }
 }

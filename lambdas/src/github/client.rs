@@ -149,7 +149,8 @@ impl GitHubClient {
             let status = response.status();
             let headers = response.headers().clone();
             if let Some(remaining) = header_i64(&headers, "x-ratelimit-remaining") {
-                self.rate_limit_remaining.store(remaining, Ordering::Relaxed);
+                self.rate_limit_remaining
+                    .store(remaining, Ordering::Relaxed);
             }
             let bytes = http_body_bytes(response).await?;
             if status.is_success() || status == StatusCode::NOT_FOUND {
@@ -172,12 +173,23 @@ impl GitHubClient {
                         ),
                     ));
                 }
-                tracing::warn!(attempt, path, status = status.as_u16(), wait_ms = wait.as_millis() as u64, "GitHub rate limit; waiting");
+                tracing::warn!(
+                    attempt,
+                    path,
+                    status = status.as_u16(),
+                    wait_ms = wait.as_millis() as u64,
+                    "GitHub rate limit; waiting"
+                );
                 tokio::time::sleep(wait).await;
                 continue;
             }
             if status.is_server_error() {
-                tracing::warn!(attempt, path, status = status.as_u16(), "GitHub server error; retrying");
+                tracing::warn!(
+                    attempt,
+                    path,
+                    status = status.as_u16(),
+                    "GitHub server error; retrying"
+                );
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
                 continue;
@@ -519,7 +531,10 @@ impl GitHub for GitHubClient {
             .send(&crab, Method::POST, &path, Some(&json!({})))
             .await?;
         if status == StatusCode::NOT_FOUND {
-            return Err(GitHubError::new(Some(404), format!("job {job_id} not found")));
+            return Err(GitHubError::new(
+                Some(404),
+                format!("job {job_id} not found"),
+            ));
         }
         Ok(())
     }
@@ -544,11 +559,17 @@ mod tests {
     #[test]
     fn rate_limit_waits_follow_the_headers() {
         assert_eq!(
-            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "3")])),
+            rate_limit_wait(
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers(&[("retry-after", "3")])
+            ),
             Some(Duration::from_secs(3))
         );
         assert_eq!(
-            rate_limit_wait(StatusCode::FORBIDDEN, &headers(&[("x-ratelimit-remaining", "5")])),
+            rate_limit_wait(
+                StatusCode::FORBIDDEN,
+                &headers(&[("x-ratelimit-remaining", "5")])
+            ),
             None,
             "a plain 403 is a permission problem"
         );
@@ -564,6 +585,9 @@ mod tests {
         )
         .unwrap();
         assert!(w > Duration::from_secs(3000));
-        assert_eq!(rate_limit_wait(StatusCode::BAD_GATEWAY, &HeaderMap::new()), None);
+        assert_eq!(
+            rate_limit_wait(StatusCode::BAD_GATEWAY, &HeaderMap::new()),
+            None
+        );
     }
 }

@@ -13,11 +13,24 @@ use crate::settings::Settings;
 
 pub const VERSION_METADATA: &str = "runner-version";
 
-pub async fn handle<A: Aws>(settings: &Settings, aws: &A, github: &GitHubClient) -> Result<Value, Error> {
-    let bucket = Settings::need(&settings.runner_binaries_bucket, "FLOTILLA_RUNNER_BINARIES_BUCKET")?;
-    let key = Settings::need(&settings.runner_binaries_key, "FLOTILLA_RUNNER_BINARIES_KEY")?;
+pub async fn handle<A: Aws>(
+    settings: &Settings,
+    aws: &A,
+    github: &GitHubClient,
+) -> Result<Value, Error> {
+    let bucket = Settings::need(
+        &settings.runner_binaries_bucket,
+        "FLOTILLA_RUNNER_BINARIES_BUCKET",
+    )?;
+    let key = Settings::need(
+        &settings.runner_binaries_key,
+        "FLOTILLA_RUNNER_BINARIES_KEY",
+    )?;
     let os = Settings::need(&settings.runner_os, "FLOTILLA_RUNNER_OS")?;
-    let arch = Settings::need(&settings.runner_architecture, "FLOTILLA_RUNNER_ARCHITECTURE")?;
+    let arch = Settings::need(
+        &settings.runner_architecture,
+        "FLOTILLA_RUNNER_ARCHITECTURE",
+    )?;
     let release = github.latest_release("actions/runner").await?;
     let name = asset_name(os, arch, &release.tag_name);
     let asset = release

@@ -33,7 +33,13 @@ pub async fn handle<A: Aws, G: GitHub>(ctx: &Context<A, G>) -> Result<Value, Err
         "scale-down done"
     );
     if let Some(remaining) = ctx.github.rate_limit_remaining() {
-        ctx.metrics.emit(metrics::RATE_LIMIT_REMAINING, Unit::Count, remaining as f64, &[], now.millis());
+        ctx.metrics.emit(
+            metrics::RATE_LIMIT_REMAINING,
+            Unit::Count,
+            remaining as f64,
+            &[],
+            now.millis(),
+        );
     }
     Ok(json!({
         "commands": trace.commands.iter().map(shell::kind).collect::<Vec<_>>(),

@@ -18,13 +18,13 @@ pub fn parse_event(event: &Value) -> Option<(InterruptionKind, String)> {
     let detail = event.get("detail")?;
     let instance_id = detail.get("instance-id")?.as_str()?.to_string();
     match detail_type {
-        "EC2 Spot Instance Interruption Warning" => Some((InterruptionKind::SpotWarning, instance_id)),
-        "EC2 Instance State-change Notification" => {
-            match detail.get("state")?.as_str()? {
-                "shutting-down" | "terminated" => Some((InterruptionKind::Terminating, instance_id)),
-                _ => None,
-            }
+        "EC2 Spot Instance Interruption Warning" => {
+            Some((InterruptionKind::SpotWarning, instance_id))
         }
+        "EC2 Instance State-change Notification" => match detail.get("state")?.as_str()? {
+            "shutting-down" | "terminated" => Some((InterruptionKind::Terminating, instance_id)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -46,11 +46,14 @@ pub async fn handle<A: Aws, G: GitHub>(ctx: &Context<A, G>, event: Value) -> Res
         let name = naming::runner_name(&config, &instance_id);
         match ctx.github.list_runners(&owner).await {
             Ok(list) => runner = list.into_iter().find(|r| r.name == name),
-            Err(e) => tracing::warn!(instance_id = %instance_id, error = %e, "runner list unreadable"),
+            Err(e) => {
+                tracing::warn!(instance_id = %instance_id, error = %e, "runner list unreadable")
+            }
         }
     }
     if instance.is_some() && kind == InterruptionKind::SpotWarning {
-        ctx.metrics.emit(metrics::INTERRUPTIONS, Unit::Count, 1.0, &[], now.millis());
+        ctx.metrics
+            .emit(metrics::INTERRUPTIONS, Unit::Count, 1.0, &[], now.millis());
     }
     let observation = Observation::Interruption(InterruptionNotice {
         kind,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod proxy;
+pub mod runtime_api;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -22,7 +23,10 @@ use flotilla_lambdas::handlers::webhook::{HttpRequest, HttpResponse};
 use flotilla_lambdas::metrics::Metrics;
 use flotilla_lambdas::ports::Aws;
 use flotilla_lambdas::settings::Settings;
-use flotilla_testkit::{AgentRegistration, FakeGitHub, FakeGitHubHandle, FakeGitHubOptions, JobState, TestApp, Validation};
+use flotilla_testkit::{
+    AgentRegistration, FakeGitHub, FakeGitHubHandle, FakeGitHubOptions, JobState, TestApp,
+    Validation,
+};
 
 #[allow(unused_imports)]
 pub use proxy::{Faults, Proxy};
@@ -59,9 +63,11 @@ pub fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_credential_types::Credentials::new("testing", "testing", None, None, "tests"),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("testing", "testing", None, None, "tests"),
+            ),
+        )
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build()
 }
@@ -125,7 +131,10 @@ impl World {
         let installation_id = gh.install_app(app.app_id, ORG);
 
         // SQS
-        let mut q = direct.sqs.create_queue().queue_name(format!("{prefix}-build"));
+        let mut q = direct
+            .sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-build"));
         if config.fifo_build_queue {
             q = q
                 .queue_name(format!("{prefix}-build.fifo"))
@@ -210,18 +219,33 @@ impl World {
         let env = HashMap::from([
             ("FLOTILLA_PREFIX".to_string(), prefix.clone()),
             ("FLOTILLA_CONFIG_PARAMETER".into(), p("config")),
-            ("FLOTILLA_GITHUB_APP_ID_PARAMETER".into(), p("github/app-id")),
-            ("FLOTILLA_GITHUB_APP_KEY_PARAMETER".into(), p("github/app-key-base64")),
-            ("FLOTILLA_GITHUB_WEBHOOK_SECRET_PARAMETER".into(), p("github/webhook-secret")),
+            (
+                "FLOTILLA_GITHUB_APP_ID_PARAMETER".into(),
+                p("github/app-id"),
+            ),
+            (
+                "FLOTILLA_GITHUB_APP_KEY_PARAMETER".into(),
+                p("github/app-key-base64"),
+            ),
+            (
+                "FLOTILLA_GITHUB_WEBHOOK_SECRET_PARAMETER".into(),
+                p("github/webhook-secret"),
+            ),
             ("FLOTILLA_GITHUB_API_URL".into(), gh.base_url()),
             ("FLOTILLA_BUILD_QUEUE_URL".into(), queue_url.clone()),
             ("FLOTILLA_JOB_ARCHIVE_BUCKET".into(), bucket.clone()),
-            ("FLOTILLA_LAUNCH_TEMPLATE_NAME".into(), format!("{prefix}-lt")),
+            (
+                "FLOTILLA_LAUNCH_TEMPLATE_NAME".into(),
+                format!("{prefix}-lt"),
+            ),
             ("FLOTILLA_SUBNET_IDS".into(), subnets.join(",")),
             ("FLOTILLA_KMS_KEY_ID".into(), String::new()),
             ("FLOTILLA_METRICS_NAMESPACE".into(), "FlotillaTest".into()),
             ("FLOTILLA_RUNNER_BINARIES_BUCKET".into(), bucket.clone()),
-            ("FLOTILLA_RUNNER_BINARIES_KEY".into(), "actions-runner-linux-x64.tar.gz".into()),
+            (
+                "FLOTILLA_RUNNER_BINARIES_KEY".into(),
+                "actions-runner-linux-x64.tar.gz".into(),
+            ),
             ("FLOTILLA_RUNNER_OS".into(), "linux".into()),
             ("FLOTILLA_RUNNER_ARCHITECTURE".into(), "x64".into()),
             ("LOG_LEVEL".into(), "debug".into()),
@@ -303,7 +327,9 @@ impl World {
 
     pub async fn webhook(&self, ctx: &Ctx, event: &str, body: &[u8]) -> HttpResponse {
         let req = World::api_gateway_event(event, body, WEBHOOK_SECRET);
-        handlers::webhook::handle(ctx, &req).await.expect("webhook handler")
+        handlers::webhook::handle(ctx, &req)
+            .await
+            .expect("webhook handler")
     }
 
     /// Feeds every delivery the fake GitHub has emitted since `rx` was subscribed to the
@@ -352,7 +378,11 @@ impl World {
                 msg.body = m.body().map(str::to_string);
                 msg.attributes = m
                     .attributes()
-                    .map(|a| a.iter().map(|(k, v)| (k.as_str().to_string(), v.clone())).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 msg
             })
@@ -439,13 +469,20 @@ impl World {
         let mut ids = Vec::new();
         for inst in self.live_instances().await {
             let name = naming::token_parameter(&self.prefix, &inst.id);
-            let Some(p) = self.direct.get_parameter(&name, true).await.expect("get token") else {
+            let Some(p) = self
+                .direct
+                .get_parameter(&name, true)
+                .await
+                .expect("get token")
+            else {
                 continue;
             };
             self.direct.delete_parameter(&name).await.unwrap();
             let runner_name = naming::runner_name(&self.config, &inst.id);
             let session = if self.config.jit_config() {
-                self.gh.agent_connect_jit(&p.value).expect("JIT config accepted")
+                self.gh
+                    .agent_connect_jit(&p.value)
+                    .expect("JIT config accepted")
             } else {
                 self.gh
                     .agent_register(&AgentRegistration {
@@ -459,7 +496,9 @@ impl World {
             };
             if !self.config.jit_config() {
                 // The agent connects (run.sh): the runner goes online.
-                self.gh.set_runner_online(session.runner_id, true).expect("runner online");
+                self.gh
+                    .set_runner_online(session.runner_id, true)
+                    .expect("runner online");
             }
             ids.push(session.runner_id);
         }
@@ -477,7 +516,10 @@ impl World {
                 if self.config.enable_ephemeral_runners {
                     if let Some(name) = &j.runner_name {
                         if let Some(id) = naming::instance_of_runner(&self.config, name) {
-                            self.direct.terminate_instances(&[id.to_string()]).await.unwrap();
+                            self.direct
+                                .terminate_instances(&[id.to_string()])
+                                .await
+                                .unwrap();
                         }
                     }
                 }
@@ -570,7 +612,10 @@ impl World {
             );
         }
         let failures = self.gh.validation_failures();
-        assert!(failures.is_empty(), "{label}: fake GitHub OpenAPI violations: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "{label}: fake GitHub OpenAPI violations: {failures:?}"
+        );
     }
 
     pub async fn put_config(&mut self, config: serde_json::Value) {

@@ -63,8 +63,7 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let state = Arc::new(ProxyState::default());
-        let client: Client<_, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let upstream = upstream.trim_end_matches('/').to_string();
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -114,7 +113,11 @@ async fn forward(
 ) -> (u16, HashMap<String, String>, Bytes) {
     let uri = format!(
         "{upstream}{}",
-        parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
     );
     let mut req = Request::builder().method(parts.method.clone()).uri(uri);
     for (k, v) in parts.headers.iter() {
@@ -130,10 +133,17 @@ async fn forward(
             let headers = resp
                 .headers()
                 .iter()
-                .filter(|(k, _)| *k != http::header::CONTENT_LENGTH && *k != http::header::TRANSFER_ENCODING)
+                .filter(|(k, _)| {
+                    *k != http::header::CONTENT_LENGTH && *k != http::header::TRANSFER_ENCODING
+                })
                 .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
                 .collect();
-            let bytes = resp.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
             (status, headers, bytes)
         }
         Err(e) => (502, HashMap::new(), Bytes::from(format!("proxy: {e}"))),
@@ -156,9 +166,16 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     st.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
     let form = parse_form(&body);
-    if form.iter().any(|(k, v)| k == "Action" && v == "CreateFleet") {
+    if form
+        .iter()
+        .any(|(k, v)| k == "Action" && v == "CreateFleet")
+    {
         return create_fleet(&parts, form, client, upstream, st).await;
     }
     let (status, headers, bytes) = forward(&parts, body, &client, upstream).await;
@@ -176,7 +193,11 @@ async fn create_fleet(
     upstream: &str,
     st: &ProxyState,
 ) -> Response<Full<Bytes>> {
-    let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
     let token = get("ClientToken");
     let capacity = get("TargetCapacitySpecification.DefaultTargetCapacityType");
     // Overrides: LaunchTemplateConfigs.1.Overrides.N.<Field>
@@ -235,7 +256,9 @@ async fn create_fleet(
             .iter()
             .any(|(c, ty)| (c == "*" || *c == cap) && (ty == "*" || ty == t))
     };
-    let (kept, dropped): (Vec<_>, Vec<_>) = overrides.into_iter().partition(|(_, f)| !exhausted(&type_of(f)));
+    let (kept, dropped): (Vec<_>, Vec<_>) = overrides
+        .into_iter()
+        .partition(|(_, f)| !exhausted(&type_of(f)));
     let mut dropped_types: Vec<String> = dropped.iter().map(|(_, f)| type_of(f)).collect();
     dropped_types.dedup();
     let errors: String = dropped_types
@@ -256,10 +279,19 @@ async fn create_fleet(
         let mut new_form = rest;
         for (i, (_, fields)) in kept.iter().enumerate() {
             for (f, v) in fields {
-                new_form.push((format!("LaunchTemplateConfigs.1.Overrides.{}.{f}", i + 1), v.clone()));
+                new_form.push((
+                    format!("LaunchTemplateConfigs.1.Overrides.{}.{f}", i + 1),
+                    v.clone(),
+                ));
             }
         }
-        let (status, _, bytes) = forward(parts, Bytes::from(encode_form(&new_form)), &client, upstream).await;
+        let (status, _, bytes) = forward(
+            parts,
+            Bytes::from(encode_form(&new_form)),
+            &client,
+            upstream,
+        )
+        .await;
         let bytes = if errors.is_empty() || status != 200 {
             bytes
         } else {
