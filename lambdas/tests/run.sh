@@ -48,7 +48,7 @@ export FLOTILLA_MOTO_URL="http://127.0.0.1:$port"
 export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
 echo "moto at $FLOTILLA_MOTO_URL (pid $moto_pid)"
 
-step "cargo test ($selection): lambdas unit, payload table, scenario table, end to end, bootstrap, logs"
+step "cargo test ($selection): payload table, scenario table, end to end, extras, bootstrap, logs (unit tests run in the rust phase)"
 # shellcheck disable=SC2086
 cargo test $selection --locked \
   --test e2e --test extras --test bootstrap --test logs --test webhook_payloads --test policy_table \
