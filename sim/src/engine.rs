@@ -359,6 +359,13 @@ impl<'a> Sim<'a> {
     /// to learn whether this pool serves it.
     fn seed_events(&mut self) {
         let cfg = self.cfg;
+        // Every served job gets a book, an attempt, a build-queue message and a few events:
+        // reserve once instead of growing (and copying) large vectors during the run.
+        let n = self.trace.len();
+        self.books.reserve(n);
+        self.gh.attempts.reserve(n);
+        self.sqs.messages.reserve(n);
+        self.events.reserve(n + 64);
         for (i, job) in self.trace.iter().enumerate() {
             let repo = repo_ref(&job.repo);
             let owner = owner_for(cfg, &repo.owner, &repo.full_name());
@@ -466,7 +473,7 @@ impl<'a> Sim<'a> {
             Event::PoolTick(p) => self.on_pool_tick(p),
             Event::Perform(p) => {
                 if let Some(pending) = self.pending[p].take() {
-                    self.perform_all(&pending.context, pending.commands);
+                    self.perform_all(pending.context, pending.commands);
                 }
             }
             Event::SpotWarning(i) => self.on_spot_warning(i),
@@ -675,7 +682,7 @@ impl<'a> Sim<'a> {
         });
         let commands = decide_event(self.cfg, &event);
         self.current_attempt = Some(a);
-        self.perform_all(&Context::Webhook, commands);
+        self.perform_all(Context::Webhook, commands);
         self.current_attempt = None;
     }
 
@@ -693,7 +700,7 @@ impl<'a> Sim<'a> {
             installation_id: None,
         });
         let commands = decide_event(self.cfg, &event);
-        self.perform_all(&Context::Webhook, commands);
+        self.perform_all(Context::Webhook, commands);
     }
 
     // ---- scale-up ----
@@ -836,7 +843,7 @@ impl<'a> Sim<'a> {
         let (commands, messages) = commands;
         let launches_before = self.counters.launched;
         let context = Context::ScaleUp(messages);
-        self.perform_all(&context, commands);
+        self.perform_all(context, commands);
         // Messages the policy neither retried nor discarded were launched for: done.
         for &m in &messages_idx {
             if self.sqs.messages[m].state == MessageState::InFlight {
@@ -982,7 +989,7 @@ impl<'a> Sim<'a> {
             self.now_ts(),
         );
         self.gh.api_call(self.now, 1);
-        self.perform_all(&Context::Interruption(Box::new(notice)), commands);
+        self.perform_all(Context::Interruption(Box::new(notice)), commands);
     }
 
     fn on_spot_reclaim(&mut self, i: usize) {
@@ -1000,7 +1007,7 @@ impl<'a> Sim<'a> {
             &Observation::Interruption(notice.clone()),
             self.now_ts(),
         );
-        self.perform_all(&Context::Interruption(Box::new(notice)), commands);
+        self.perform_all(Context::Interruption(Box::new(notice)), commands);
     }
 
     fn hourly_interruption_rate(&self, ty: TypeId) -> f64 {
@@ -1025,11 +1032,7 @@ impl<'a> Sim<'a> {
             return;
         }
         self.ec2.remove_live(i, self.now, InstanceState::Terminated);
-        *self
-            .counters
-            .terminated
-            .entry(reason.to_string())
-            .or_default() += 1;
+        bump(&mut self.counters.terminated, reason);
         if let Some(r) = self.ec2.instances[i].runner {
             self.gh.stop_polling(r);
             if self.gh.runners[r].listed {
@@ -1178,7 +1181,7 @@ impl<'a> Sim<'a> {
             if req.option > 0 {
                 self.counters.failovers += 1;
             }
-            *self.counters.by_type.entry(type_name).or_default() += 1;
+            bump(&mut self.counters.by_type, &type_name);
             self.counters.peak = self.counters.peak.max(self.ec2.live_count() as u64);
             let boot = self.rng.sample(&self.world.instance_boot);
             self.at(self.now + boot, Event::InstanceBooted(idx));
@@ -1227,7 +1230,7 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn perform_all(&mut self, context: &Context, commands: Vec<Command>) {
+    fn perform_all(&mut self, mut context: Context, commands: Vec<Command>) {
         let mut queue: VecDeque<Command> = commands.into();
         let mut guard = 0;
         while let Some(cmd) = queue.pop_front() {
@@ -1236,8 +1239,23 @@ impl<'a> Sim<'a> {
                 break;
             }
             if let Some(outcome) = self.perform(cmd) {
-                let more = {
-                    let obs = self.observation_for(context);
+                let more = if let Context::ScaleUp(messages) = &mut context {
+                    // The batch moves into the observation and back: no copy per outcome.
+                    let obs = Observation::ScaleUp(ScaleUpBatch {
+                        messages: std::mem::take(messages),
+                        fleet: Fleet {
+                            instances: Cow::Borrowed(&self.ec2.described),
+                            runners: Cow::Borrowed(&self.gh.listed),
+                            ..Default::default()
+                        },
+                    });
+                    let more = on_outcome(self.cfg, &obs, &outcome, self.now_ts());
+                    if let Observation::ScaleUp(batch) = obs {
+                        *messages = batch.messages;
+                    }
+                    more
+                } else {
+                    let obs = self.observation_for(&context);
                     on_outcome(self.cfg, &obs, &outcome, self.now_ts())
                 };
                 queue.extend(more);
@@ -1248,11 +1266,7 @@ impl<'a> Sim<'a> {
     fn perform(&mut self, cmd: Command) -> Option<Outcome> {
         match cmd {
             Command::Respond { status, .. } => {
-                *self
-                    .counters
-                    .webhook_responses
-                    .entry(status.to_string())
-                    .or_default() += 1;
+                bump(&mut self.counters.webhook_responses, &status.to_string());
                 None
             }
             Command::Enqueue { job, .. } => {
@@ -1655,6 +1669,16 @@ impl<'a> Sim<'a> {
             report,
             timeline: std::mem::take(&mut self.timeline),
             waits,
+        }
+    }
+}
+
+/// Counts one more of `key`, allocating the key only the first time.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
         }
     }
 }

@@ -35,6 +35,13 @@ pub struct BenchArgs {
     pub synthetic_only: bool,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Instead: time `flotilla tune` searching N configs over the real trace (default base
+    /// config, SLO p95 120 s), in parallel; prints configs/s, wall time and the recommendation.
+    #[arg(long, value_name = "N")]
+    pub tune: Option<usize>,
+    /// Worker threads for --tune (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 fn peak_rss_mb() -> Option<f64> {
@@ -59,8 +66,85 @@ fn time(label: &str, s: &Scenario) -> Result<(), String> {
     Ok(())
 }
 
+/// The tuner over the real trace: `n` configs, wall time and configs/s.
+fn tune_bench(
+    a: &BenchArgs,
+    n: usize,
+    trace: &std::path::Path,
+    prices: &[PathBuf],
+) -> Result<(), String> {
+    use flotilla_sim::tune::{Objective, Search, Space};
+    let base = Config::default();
+    let t = Instant::now();
+    let mut scenario = super::replay::build_scenario(
+        base.clone(),
+        &super::replay::InputArgs {
+            trace: Some(trace),
+            prices: prices.iter().map(PathBuf::as_path).collect(),
+            world: None,
+            seed: a.seed,
+            days: 0,
+        },
+    )?;
+    scenario.world.timeline_points = 0;
+    println!(
+        "tune bench: {} jobs loaded in {:.2} s",
+        scenario.jobs.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let space = Space::for_scenario(&scenario, &base);
+    let search = Search::new(&base, space, Objective::default(), n, a.seed);
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(k) = a.threads {
+        builder = builder.num_threads(k);
+    }
+    let pool = builder.build().map_err(|e| e.to_string())?;
+    let cpu0 = cpu_seconds();
+    let t = Instant::now();
+    let result = super::tune::run_search(&scenario, search, &pool, &|| {})?;
+    let wall = t.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().zip(cpu0).map(|(b, a)| b - a);
+    let k = result.evaluations.len();
+    println!(
+        "tune bench: {k} configs in {wall:.2} s wall = {:.1} configs/s on {} threads{}; peak RSS {}",
+        k as f64 / wall,
+        pool.current_num_threads(),
+        cpu.map(|c| format!(" ({c:.1} s CPU, {:.0} ms CPU per config)", c * 1000.0 / k as f64))
+            .unwrap_or_default(),
+        peak_rss_mb().map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "n/a".into())
+    );
+    print!("{}", result.summary());
+    Ok(())
+}
+
+/// CPU time of this process (user + system), seconds.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 pub fn run(a: BenchArgs) -> Result<(), String> {
     let data = PathBuf::from("../shared/data");
+    if let Some(n) = a.tune {
+        let trace = a
+            .trace
+            .clone()
+            .unwrap_or_else(|| data.join("traces/bitcoin-core-gha-jobs-2025-09.csv"));
+        let mut prices = a.prices.clone();
+        if prices.is_empty() {
+            for f in [
+                "prices/describe-spot-price-history.eu-west-1.2022-07-11.txt",
+                "prices/ec2-ondemand-linux-us-east-1.csv",
+                "prices/spot-advisor-data.json",
+            ] {
+                prices.push(data.join(f));
+            }
+        }
+        return tune_bench(&a, n, &trace, &prices);
+    }
     if !a.synthetic_only {
         let trace = a.trace.clone().or_else(|| {
             let p = data.join("traces/bitcoin-core-gha-jobs-2025-09.csv");

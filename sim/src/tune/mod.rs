@@ -474,7 +474,7 @@ fn short_value(v: &serde_json::Value) -> String {
             };
             match (get("cron"), get("idleCount"), get("size")) {
                 (Some(c), Some(n), _) => format!("{n}@'{c}'"),
-                (_, _, Some(n)) => format!("{n}"),
+                (_, _, Some(n)) => n,
                 _ => v.to_string(),
             }
         }

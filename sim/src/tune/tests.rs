@@ -57,8 +57,10 @@ fn recommends_the_cheapest_meeting_the_slo_or_says_nothing_does() {
 #[test]
 fn judge_rejects_over_budget_and_never_started() {
     let obj = Objective::default();
-    let mut m = Metrics::default();
-    m.github_api_peak_per_hour = 6000;
+    let mut m = Metrics {
+        github_api_peak_per_hour: 6000,
+        ..Metrics::default()
+    };
     let e = judge(0, Config::default(), m.clone(), &obj);
     assert!(e.rejected.unwrap().contains("5000/h"));
     m.github_api_peak_per_hour = 10;
@@ -69,9 +71,11 @@ fn judge_rejects_over_budget_and_never_started() {
 
 #[test]
 fn tfvars_hold_only_changed_config_fields() {
-    let mut c = Config::default();
-    c.delay_webhook_event = 0;
-    c.enable_ephemeral_runners = true;
+    let c = Config {
+        delay_webhook_event: 0,
+        enable_ephemeral_runners: true,
+        ..Config::default()
+    };
     let v = recommended_tfvars(&c);
     assert_eq!(v.len(), 2, "{v:?}");
     assert_eq!(v["delay_webhook_event"], 0);
