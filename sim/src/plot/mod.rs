@@ -139,7 +139,7 @@ pub fn draw_pareto<DB: DrawingBackend>(
         .map_err(err)?;
     chart
         .draw_series(DashedLineSeries::new(
-            vec![(slo, y_lo), (slo, y_max)],
+            vec![(slo.max(1.0), y_lo), (slo.max(1.0), y_max)],
             10,
             6,
             SLO_COLOR.stroke_width(2),
@@ -273,6 +273,8 @@ pub fn draw_wait_cdf<DB: DrawingBackend>(
         .iter()
         .map(|s| crate::report::percentile(s.waits, 99.0))
         .fold(0.0, f64::max);
+    // Log x: a tuned config waits tens of seconds where a starved one waits days. Waits under
+    // a second are drawn at 1 s.
     let x_max = nice_max(p99.max(slo_seconds.unwrap_or(0.0) * 1.2).max(10.0));
     area.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(area)
@@ -280,11 +282,11 @@ pub fn draw_wait_cdf<DB: DrawingBackend>(
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(72)
-        .build_cartesian_2d(0.0..x_max, 0.0..100.0)
+        .build_cartesian_2d((1.0..x_max).log_scale(), 0.0..100.0)
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("wait from queued to started (seconds)")
+        .x_desc("wait from queued to started (seconds, log scale)")
         .y_desc("jobs started within x (%)")
         .label_style(label_style())
         .axis_desc_style(desc_style())
@@ -296,7 +298,7 @@ pub fn draw_wait_cdf<DB: DrawingBackend>(
     if let Some(slo) = slo_seconds {
         chart
             .draw_series(DashedLineSeries::new(
-                vec![(slo, 0.0), (slo, 100.0)],
+                vec![(slo.max(1.0), 0.0), (slo.max(1.0), 100.0)],
                 10,
                 6,
                 SLO_COLOR.stroke_width(2),
@@ -312,8 +314,9 @@ pub fn draw_wait_cdf<DB: DrawingBackend>(
         let n = s.waits.len() as f64;
         // A step per distinct wait, thinned to ~2,000 points.
         let step = (s.waits.len() / 2000).max(1);
-        let mut pts: Vec<(f64, f64)> = vec![(0.0, 0.0)];
+        let mut pts: Vec<(f64, f64)> = vec![(1.0, 0.0)];
         for (i, &w) in s.waits.iter().enumerate() {
+            let w = w.max(1.0);
             let last = i + 1 == s.waits.len();
             if w > x_max {
                 pts.push((x_max, i as f64 / n * 100.0));
