@@ -440,7 +440,7 @@ function renderTypes() {
       const cur = get("instance_types").filter((n) => n !== name);
       if (cb.checked) cur.push(name);
       set("instance_types", cur);
-      $("types-count").textContent = `(${cur.length} chosen)`;
+      $("types-count").textContent = `(${cur.length} chosen of ${knownTypes.length} priced)`;
     });
     const span = document.createElement("span");
     span.textContent = name;
@@ -704,6 +704,7 @@ function render(result, req, ms) {
     ]),
   );
   $("table").textContent = result.table;
+  $("mini").textContent = `p95 wait ${fmt.s(w.p95)} · cost ${fmt.usd(c.total)} · ${fmt.n(i.launched)} launched`;
   $("inputs-line").textContent = `${r.inputs.simulated_from} → ${r.inputs.simulated_to} · seed ${r.inputs.seed} · ${r.inputs.region}` +
     (r.inputs.notes.length ? ` · ${r.inputs.notes.length} note(s) in the full report` : "");
   if (!same(result.instance_types, knownTypes)) {
@@ -827,13 +828,21 @@ function showSearch(driver, extra, final) {
   const result = driver.result(extraJson);
   const summary = JSON.parse(driver.summary(extraJson));
   app.search.evaluated = summary.evaluated;
-  charts["chart-pareto"] = { kind: "pareto", data: JSON.parse(result) };
+  const parsed = JSON.parse(result);
+  charts["chart-pareto"] = { kind: "pareto", data: parsed };
   drawCharts(["chart-pareto"]);
   if (final) {
     app.search.lastSummary = summary;
     $("search-result").hidden = false;
     $("search-summary").textContent = summary.summary;
     $("front").textContent = summary.front_table;
+    const notes = $("search-notes");
+    notes.replaceChildren();
+    for (const n of parsed.space.notes || []) {
+      const li = document.createElement("li");
+      li.textContent = n;
+      notes.append(li);
+    }
     $("recommended").textContent = summary.recommended_tfvars || "(nothing to recommend: every config tried was rejected)";
     $("dl-recommended").disabled = !summary.recommended_tfvars;
     $("apply-recommended").disabled = !summary.recommended_tfvars;

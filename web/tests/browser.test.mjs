@@ -7,7 +7,7 @@
 //   FLOTILLA_DATA         ../shared/data (tests that need it skip loudly when it is absent)
 //   FLOTILLA_TEST_OUTPUT  screenshots and numbers go to $FLOTILLA_TEST_OUTPUT/web/
 //   CHROMIUM              the browser (default: `which chromium`)
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -70,8 +70,12 @@ function watch(page, label) {
   });
 }
 
+const openPages = new Set();
+
 async function newPage(label, viewport = { width: 1280, height: 800 }) {
   const page = await context.newPage();
+  openPages.add(page);
+  page.on("close", () => openPages.delete(page));
   await page.setViewportSize(viewport);
   watch(page, label);
   return page;
@@ -118,6 +122,11 @@ before(async () => {
     acceptDownloads: true,
     viewport: { width: 1280, height: 800 },
   });
+});
+
+// A failed test leaves no page (and no search) running into the next one.
+afterEach(async () => {
+  for (const p of [...openPages]) await p.close().catch(() => {});
 });
 
 after(async () => {
