@@ -85,6 +85,23 @@ fn nice_max(v: f64) -> f64 {
     }
 }
 
+/// Tick values for a log axis that may span less than a decade (plotters only labels powers of
+/// ten there): evenly spaced in log space, rounded to two significant digits.
+fn log_key_points(lo: f64, hi: f64) -> Vec<f64> {
+    let (l0, l1) = (libm::log10(lo.max(1e-9)), libm::log10(hi.max(lo * 1.0001)));
+    let n = 6;
+    let mut points: Vec<f64> = (0..=n)
+        .map(|i| {
+            let v = libm::pow(10.0, l0 + (l1 - l0) * f64::from(i) / f64::from(n));
+            let mag = libm::pow(10.0, libm::floor(libm::log10(v)) - 1.0);
+            libm::round(v / mag) * mag
+        })
+        .filter(|v| *v >= lo && *v <= hi)
+        .collect();
+    points.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+    points
+}
+
 /// Cost (USD) against p95 wait (s) of every evaluated config: the others in grey, rejected ones
 /// as red crosses, the Pareto front as a blue line, the base (orange triangle) and the
 /// recommendation (green circle) marked, the SLO as a red dashed line. Configs far beyond the
@@ -118,7 +135,12 @@ pub fn draw_pareto<DB: DrawingBackend>(
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(84)
-        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+        .build_cartesian_2d(
+            (x_lo..x_hi).log_scale(),
+            (y_lo..y_hi)
+                .log_scale()
+                .with_key_points(log_key_points(y_lo, y_hi)),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
