@@ -19,16 +19,27 @@ fn replay_reports_match_the_schema() {
     ];
     for c in configs {
         let world = WorldSettings {
-            interruptions: InterruptionModel::Rate { per_instance_hour: 0.2 },
+            interruptions: InterruptionModel::Rate {
+                per_instance_hour: 0.2,
+            },
             ..WorldSettings::default()
         };
         let s = inputs::scenario(Config::from_json(c).unwrap(), world, 2, None, None, 1).unwrap();
         let report = replay(&s).unwrap().report;
         let value: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
         assert!(errors.is_empty(), "{c}: {errors:#?}");
         // The keys the issue names.
-        for path in ["/jobs/total", "/jobs/completed", "/wait_seconds/p95", "/cost_usd/total", "/instances/launched"] {
+        for path in [
+            "/jobs/total",
+            "/jobs/completed",
+            "/wait_seconds/p95",
+            "/cost_usd/total",
+            "/instances/launched",
+        ] {
             assert!(value.pointer(path).is_some(), "{path} missing");
         }
     }
@@ -37,11 +48,21 @@ fn replay_reports_match_the_schema() {
 #[test]
 fn the_schema_rejects_drift() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
-    let s = inputs::scenario(Config::default(), WorldSettings::default(), 1, None, None, 1).unwrap();
-    let mut value: serde_json::Value = serde_json::from_str(&replay(&s).unwrap().report.to_json()).unwrap();
+    let s = inputs::scenario(
+        Config::default(),
+        WorldSettings::default(),
+        1,
+        None,
+        None,
+        1,
+    )
+    .unwrap();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&replay(&s).unwrap().report.to_json()).unwrap();
     value["jobs"].as_object_mut().unwrap().remove("completed");
     assert!(!validator.is_valid(&value));
-    let mut value2: serde_json::Value = serde_json::from_str(&replay(&s).unwrap().report.to_json()).unwrap();
+    let mut value2: serde_json::Value =
+        serde_json::from_str(&replay(&s).unwrap().report.to_json()).unwrap();
     value2["cost_usd"]["surprise"] = serde_json::json!(1.0);
     assert!(!validator.is_valid(&value2));
 }
