@@ -5,7 +5,8 @@
 #   web/build.sh              build (installs the wasm32 target and wasm-bindgen-cli if missing)
 #   web/build.sh --no-install fail instead of installing
 #
-# Uses $CARGO_TARGET_DIR when set. wasm-opt is opt-in (FLOTILLA_WASM_OPT=1): it saves ~10 % after
+# Uses $CARGO_TARGET_DIR when set. opt-level "s" (FLOTILLA_WASM_OPT_LEVEL=z: smaller, ~30 % slower).
+# wasm-opt is opt-in (FLOTILLA_WASM_OPT=1): it saves ~10 % after
 # gzip, and Debian's binaryen 108 produces a module whose externref table Chromium rejects.
 set -euo pipefail
 
@@ -37,17 +38,20 @@ if [ "$have_wb" != "$wb_version" ]; then
 fi
 
 target_dir=${CARGO_TARGET_DIR:-$root/target}
-step "cargo build flotilla-web for wasm32 (profile wasm-release: opt-level z, fat LTO, 1 codegen unit)"
+level=${FLOTILLA_WASM_OPT_LEVEL:-s}
+profile="wasm-release-$level"
+case "$level" in [0-3]) level_toml=$level ;; *) level_toml="\"$level\"" ;; esac
+step "cargo build flotilla-web for wasm32 (profile $profile: opt-level $level, fat LTO, 1 codegen unit)"
 # A dedicated profile defined here, so the workspace's release profile stays as it is.
 (cd "$root" && cargo build -p flotilla-web --lib --target wasm32-unknown-unknown \
-  --profile wasm-release \
-  --config 'profile.wasm-release.inherits="release"' \
-  --config 'profile.wasm-release.opt-level="z"' \
-  --config 'profile.wasm-release.lto=true' \
-  --config 'profile.wasm-release.codegen-units=1' \
-  --config 'profile.wasm-release.panic="abort"' \
-  --config 'profile.wasm-release.debug=false')
-wasm="$target_dir/wasm32-unknown-unknown/wasm-release/flotilla_web.wasm"
+  --profile "$profile" \
+  --config "profile.$profile.inherits=\"release\"" \
+  --config "profile.$profile.opt-level=$level_toml" \
+  --config "profile.$profile.lto=true" \
+  --config "profile.$profile.codegen-units=1" \
+  --config "profile.$profile.panic=\"abort\"" \
+  --config "profile.$profile.debug=false")
+wasm="$target_dir/wasm32-unknown-unknown/$profile/flotilla_web.wasm"
 [ -f "$wasm" ] || die "no $wasm"
 
 rm -rf "$dist"

@@ -13,6 +13,10 @@
 //! The logic lives in plain-Rust modules ([`session`], [`search`], [`scaled`]) tested natively;
 //! this file only converts between them and JavaScript.
 
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod scaled;
 pub mod search;
 pub mod session;
@@ -43,6 +47,7 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T
 #[wasm_bindgen]
 pub struct SimSession {
     inner: Session,
+    last: Option<session::ReplayResult>,
 }
 
 #[wasm_bindgen]
@@ -52,6 +57,7 @@ impl SimSession {
     pub fn new() -> SimSession {
         SimSession {
             inner: Session::new(),
+            last: None,
         }
     }
 
@@ -92,8 +98,24 @@ impl SimSession {
     /// One replay. `request_json` is `{config, seed, days}`; the result is the JSON of
     /// [`session::ReplayResult`], whose `report_json` is what `flotilla replay --json` prints.
     pub fn replay(&mut self, request_json: &str) -> Result<String, JsError> {
+        self.run_replay(request_json)?;
+        self.take_result()
+    }
+
+    /// The replay alone (the worker times it): the result waits for [`SimSession::take_result`].
+    pub fn run_replay(&mut self, request_json: &str) -> Result<(), JsError> {
         let request = ReplayRequest::from_json(request_json).map_err(js_err)?;
-        to_json(&self.inner.replay(&request).map_err(js_err)?)
+        self.last = Some(self.inner.replay(&request).map_err(js_err)?);
+        Ok(())
+    }
+
+    /// The result of the last [`SimSession::run_replay`], as JSON.
+    pub fn take_result(&mut self) -> Result<String, JsError> {
+        let r = self
+            .last
+            .take()
+            .ok_or_else(|| JsError::new("no replay to take the result of"))?;
+        to_json(&r)
     }
 
     /// The tuner's search space around the scenario of `request_json` (its config is the base).

@@ -113,19 +113,23 @@ impl Driver {
     }
 
     /// The result with evaluations of the outstanding batch that are already back (to show
-    /// progress within a batch, and to keep them when a search is cancelled).
-    pub fn result_with(&self, extra: Vec<Evaluation>) -> TuneResult {
+    /// progress within a batch, and to keep them when a search is cancelled): those that
+    /// continue the recorded ones without a gap, since a result's evaluations are numbered by
+    /// their position.
+    pub fn result_with(&self, mut extra: Vec<Evaluation>) -> TuneResult {
         let recorded = self.search.result();
         if extra.is_empty() {
             return recorded;
         }
+        extra.sort_by_key(|e| e.index);
         let mut evals = recorded.evaluations;
         for e in extra {
-            if !evals.iter().any(|x| x.index == e.index) {
+            if e.index == evals.len() {
                 evals.push(e);
+            } else if e.index > evals.len() {
+                break;
             }
         }
-        evals.sort_by_key(|e| e.index);
         TuneResult::new(
             recorded.objective,
             recorded.space,
@@ -209,19 +213,43 @@ mod tests {
             serde_json::from_str(sum.recommended_tfvars.as_deref().unwrap()).unwrap();
         assert!(flotilla_core::Config::from_value(tfvars).is_ok());
         assert_eq!(sum.base_tfvars.unwrap().len(), 0);
-        // Evaluations back from a batch not yet recorded are shown too.
-        let extra = vec![s
-            .evaluate(
-                &req,
-                999,
-                &serde_json::json!({"delay_webhook_event": 1}),
-                &objective,
-            )
-            .unwrap()];
-        assert_eq!(d.result_with(extra).evaluations.len(), 13);
         // The result survives JSON (the page draws it on the main thread).
         let back: TuneResult = serde_json::from_str(&r.to_json()).unwrap();
         assert_eq!(back.front, r.front);
+    }
+
+    #[test]
+    fn evaluations_of_an_unrecorded_batch_count_up_to_the_first_gap() {
+        let mut s = Session::new();
+        let req = ReplayRequest::from_json(r#"{"config": {}, "seed": 1, "days": 1}"#).unwrap();
+        let objective = Objective::default();
+        let mut d = Driver::new(&SearchRequest {
+            config: serde_json::json!({}),
+            space: s.search_space(&req).unwrap(),
+            objective: objective.clone(),
+            max_evals: 10,
+            seed: 1,
+        })
+        .unwrap();
+        let batch = d.next_batch().unwrap();
+        assert!(batch.len() >= 4, "{}", batch.len());
+        let mut eval = |t: &Task| {
+            let v = serde_json::Value::Object(t.config.clone());
+            s.evaluate(&req, t.index, &v, &objective).unwrap()
+        };
+        // Back: 3, 0 and 1 (2 still running).
+        let back: Vec<Evaluation> = [3, 0, 1].iter().map(|&i| eval(&batch[i])).collect();
+        let r = d.result_with(back);
+        assert_eq!(r.evaluations.len(), 2);
+        assert!(r.evaluations.iter().enumerate().all(|(i, e)| e.index == i));
+        // Everything the page shows of it works.
+        let sum = summarise(&r);
+        assert!(
+            sum.summary.contains("2 configs evaluated"),
+            "{}",
+            sum.summary
+        );
+        assert!(!sum.front_table.is_empty());
     }
 
     #[test]

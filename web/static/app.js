@@ -6,6 +6,7 @@ import init, {
   default_config,
   default_objective,
   draw_chart,
+  last_panic,
   version,
 } from "./pkg/flotilla_web.js";
 
@@ -69,6 +70,21 @@ function renderErrors() {
     box.append(div);
   }
 }
+// A message for an exception from the page's own wasm calls: a panic (a bug) traps as a bare
+// "unreachable", so its message is fetched from the panic hook.
+function why(e) {
+  if (e instanceof WebAssembly.RuntimeError) {
+    let m = "";
+    try {
+      m = last_panic();
+    } catch (_) {
+      // nothing more to say
+    }
+    return `the simulator crashed (a bug): ${m || e.message}`;
+  }
+  return (e && e.message) || String(e);
+}
+
 function status(text) {
   $("status").textContent = text;
 }
@@ -591,7 +607,8 @@ async function pump() {
   try {
     const m = await sim.call("replay", { request: req });
     const result = JSON.parse(m.result);
-    app.timings.lastReplayMs = m.ms;
+    app.timings.lastReplayMs = m.replayMs;
+    app.timings.lastWorkerMs = m.ms;
     app.timings.lastRoundTripMs = performance.now() - t0;
     render(result, req, m.ms);
     clearError("replay");
@@ -750,7 +767,7 @@ function drawCharts(ids) {
       draw_chart(ch.kind, id, JSON.stringify(ch.data), canvas.width / logical);
       clearError(`chart-${id}`);
     } catch (e) {
-      showError(`chart-${id}`, `A chart could not be drawn: ${e.message || e}`);
+      showError(`chart-${id}`, `A chart could not be drawn: ${why(e)}`);
     }
   }
 }
@@ -794,7 +811,7 @@ function bindExports() {
   });
   $("dl-recommended").addEventListener("click", () => {
     const s = app.search.lastSummary;
-    if (s && s.recommended_tfvars) download("recommended.tfvars.json", s.recommended_tfvars);
+    if (s && s.recommended_tfvars) download($("dl-recommended").dataset.name || "recommended.tfvars.json", s.recommended_tfvars);
   });
   $("apply-recommended").addEventListener("click", () => {
     const s = app.search.lastSummary;
@@ -833,6 +850,14 @@ function showSearch(driver, extra, final) {
   drawCharts(["chart-pareto"]);
   if (final) {
     app.search.lastSummary = summary;
+    app.search.resultJson = result;
+    // As flotilla tune --out: only a config meeting the target is "recommended".
+    const name = summary.meets_slo ? "recommended.tfvars.json" : "closest.tfvars.json";
+    $("dl-recommended").textContent = summary.meets_slo
+      ? "Download recommended.tfvars.json"
+      : "Download closest.tfvars.json (it does not meet the target)";
+    $("dl-recommended").dataset.name = name;
+    $("recommended-name").textContent = name;
     $("search-result").hidden = false;
     $("search-summary").textContent = summary.summary;
     $("front").textContent = summary.front_table;
@@ -924,7 +949,11 @@ async function runSearch() {
             say(`${done} of ${maxEvals} configs evaluated`);
             if (performance.now() - lastDraw > 700) {
               lastDraw = performance.now();
-              showSearch(run.driver, run.extra, false);
+              try {
+                showSearch(run.driver, run.extra, false);
+              } catch (e) {
+                showError("search-preview", `The search's progress could not be drawn:\n${why(e)}`);
+              }
             }
           }
         }),
@@ -934,12 +963,19 @@ async function runSearch() {
       showSearch(run.driver, [], false);
     }
   } catch (e) {
-    if (!run.cancelled) showError("search", `The search stopped:\n${e.message}`);
+    if (!run.cancelled) showError("search", `The search stopped:\n${why(e)}`);
   } finally {
     for (const w of run.workers) w.terminate(new Error("cancelled"));
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    let summary = null;
     if (run.driver) {
-      const summary = showSearch(run.driver, run.extra, true);
+      try {
+        summary = showSearch(run.driver, run.extra, true);
+      } catch (e) {
+        showError("search", `The search's result could not be shown:\n${why(e)}`);
+      }
+    }
+    if (summary) {
       bar.value = summary.evaluated;
       say(
         run.cancelled

@@ -27,9 +27,13 @@ const handlers = {
     session.clear_prices();
     return true;
   },
-  replay(m) {
-    // A string: the page parses it (report_json inside stays byte-exact).
-    return session.replay(JSON.stringify(m.request));
+  replay(m, timing) {
+    // The replay alone is timed; the result is a string the page parses (report_json inside
+    // stays byte-exact).
+    const t0 = performance.now();
+    session.run_replay(JSON.stringify(m.request));
+    timing.replayMs = performance.now() - t0;
+    return session.take_result();
   },
   space(m) {
     return JSON.parse(session.search_space(JSON.stringify(m.request)));
@@ -50,8 +54,9 @@ async function handle(m) {
     const h = handlers[m.type];
     if (!h) throw new Error(`unknown message ${m.type}`);
     if (!session && m.type !== "init") throw new Error("the simulator is not loaded yet");
-    const result = await h(m);
-    self.postMessage({ id: m.id, ok: true, result, ms: performance.now() - t0 });
+    const timing = {};
+    const result = await h(m, timing);
+    self.postMessage({ id: m.id, ok: true, result, ms: performance.now() - t0, replayMs: timing.replayMs });
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError) {
       // A panic (a bug): the instance may be inconsistent, so the page replaces this worker.

@@ -331,7 +331,7 @@ test("the real trace and prices upload and replay, byte-identical to the CLI", a
   numbers.chromium_replay_with_scenario_build_ms = Math.round(loaded.timings.lastReplayMs);
   // The same request again: the scenario is cached, so this is the replay alone.
   const again = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const n = await page.evaluate(() => window.flotilla.replays);
     await page.evaluate(() => window.flotilla.replayNow());
     const r = await result(page, n);
@@ -375,6 +375,11 @@ test("a search completes with progress, draws its front and downloads recommende
     await page.waitForTimeout(50);
   }
   numbers.search_16_configs_ms = Date.now() - t0;
+  // The same search as `flotilla tune`: every evaluation, the front and the recommendation,
+  // byte for byte (the page evaluates on 2+ workers in any order; the CLI on threads).
+  const pageResult = await page.evaluate(() => window.flotilla.search.resultJson);
+  const tuned = cli(["tune", "--json", "--days", "2", "--seed", "1", "--slo-p95", "120", "--max-evals", "16"]);
+  assert.ok(tuned.equals(Buffer.from(pageResult, "utf8")), `the page's search differs from flotilla tune --json:\npage:\n${pageResult.slice(0, 600)}\ncli:\n${tuned.toString().slice(0, 600)}`);
   const between = [...seen].filter((v) => v > 0 && v < 16);
   assert.ok(between.length >= 2, `progress showed intermediate values (${[...seen]})`);
   assert.equal(await page.evaluate(() => window.flotilla.search.cancelled), false);
