@@ -4,6 +4,8 @@
 
 pub mod demo;
 pub mod engine;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod inputs;
 pub mod load;
 #[cfg(feature = "plot")]

@@ -1,6 +1,8 @@
 //! The `flotilla` command line: argument parsing and dispatch; each subcommand in its own file.
 
 mod bench;
+#[cfg(feature = "fetch")]
+mod fetch;
 mod replay;
 mod tune;
 
@@ -28,7 +30,12 @@ enum Command {
     Replay(replay::ReplayArgs),
     Tune(tune::TuneArgs),
     Bench(bench::BenchArgs),
-    // `trace fetch` / `prices fetch` (feature `fetch`) go here as subcommand groups.
+    /// Job traces from GitHub: `flotilla trace fetch`.
+    #[cfg(feature = "fetch")]
+    Trace(fetch::TraceCommand),
+    /// Spot and on-demand prices from AWS: `flotilla prices fetch`.
+    #[cfg(feature = "fetch")]
+    Prices(fetch::PricesCommand),
 }
 
 /// Exit codes: 0 success, 1 the work failed, 2 bad input (a message says which and why).
@@ -38,6 +45,10 @@ pub fn main() -> i32 {
         Command::Replay(args) => replay::run(args),
         Command::Tune(args) => tune::run(args),
         Command::Bench(args) => bench::run(args),
+        #[cfg(feature = "fetch")]
+        Command::Trace(args) => fetch::run_trace(args),
+        #[cfg(feature = "fetch")]
+        Command::Prices(args) => fetch::run_prices(args),
     };
     match result {
         Ok(()) => 0,
