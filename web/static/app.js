@@ -721,6 +721,16 @@ function render(result, req, ms) {
     ]),
   );
   $("table").textContent = result.table;
+  const target = sloValue();
+  const advice = $("advice");
+  if (j.never_started > 0) {
+    advice.textContent = `${fmt.n(j.never_started)} jobs never got a runner: raise Max runners, or let the search below find a config.`;
+  } else if (target !== null && w.p95 > target) {
+    advice.textContent = `The p95 wait (${fmt.s(w.p95)}) is above the ${fmt.s(target)} target: try more runners, a shorter delay or idle runners — or let the search below find a config.`;
+  } else {
+    advice.textContent = "";
+  }
+  advice.hidden = !advice.textContent;
   $("mini").textContent = `p95 wait ${fmt.s(w.p95)} · cost ${fmt.usd(c.total)} · ${fmt.n(i.launched)} launched`;
   $("inputs-line").textContent = `${r.inputs.simulated_from} → ${r.inputs.simulated_to} · seed ${r.inputs.seed} · ${r.inputs.region}` +
     (r.inputs.notes.length ? ` · ${r.inputs.notes.length} note(s) in the full report` : "");
