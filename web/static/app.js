@@ -726,7 +726,7 @@ function render(result, req, ms) {
   if (j.never_started > 0) {
     advice.textContent = `${fmt.n(j.never_started)} jobs never got a runner: raise Max runners, or let the search below find a config.`;
   } else if (target !== null && w.p95 > target) {
-    advice.textContent = `The p95 wait (${fmt.s(w.p95)}) is above the ${fmt.s(target)} target: try more runners, a shorter delay or idle runners — or let the search below find a config.`;
+    advice.textContent = `The p95 wait (${fmt.s(w.p95)}) is above the ${target} s target: try more runners, a shorter delay or idle runners — or let the search below find a config.`;
   } else {
     advice.textContent = "";
   }
