@@ -738,3 +738,50 @@ async fn a_github_app_on_an_org_through_a_ghes_base_url() {
     assert!(gh.requests().iter().all(|r| r.status < 300));
     gh.assert_no_validation_failures();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_without_until_keeps_the_window_of_the_first_start() {
+    let gh = fake().await;
+    seed_runs(&gh, REPO, "2025-09-03T10:00:00Z", 300, 6, 2);
+    let mut run_ids: Vec<u64> = gh.jobs().iter().map(|j| j.run_id).collect();
+    run_ids.sort();
+    run_ids.dedup();
+    gh.inject_fault(
+        FaultSpec::new(
+            "GET",
+            &format!("/repos/acme/widgets/actions/runs/{}/jobs", run_ids[3]),
+        )
+        .status(500),
+    );
+    let dir = scratch("no-until");
+    let out = dir.join("trace.jsonl");
+    let (url, out_s) = (gh.base_url(), out.display().to_string());
+    let args = [
+        "trace",
+        "fetch",
+        "--repo",
+        REPO,
+        "--since",
+        "2025-09-01",
+        "--api-url",
+        &url,
+        "--out",
+        &out_s,
+        "--max-retries",
+        "0",
+    ];
+    let err = assert_failure(&flotilla(&args, &[("GITHUB_TOKEN", TOKEN)]).await);
+    assert!(err.contains("gave up after 0 retries"), "{err}");
+    let header = std::fs::read_to_string(dir.join("trace.jsonl.checkpoint")).unwrap();
+    assert!(header.contains("\"until_given\":false"), "{header}");
+    // A second later "now" has moved on; the resume keeps the first start's end of window.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    gh.clear_faults();
+    let o = flotilla(&args, &[("GITHUB_TOKEN", TOKEN)]).await;
+    assert_success(&o);
+    let (stdout, err) = text(&o);
+    assert!(err.contains("resuming the fetch"), "{err}");
+    assert!(stdout.contains("3 fetched, 3 already done"), "{stdout}");
+    assert_eq!(output_ids(&out).len(), 12);
+    gh.assert_no_validation_failures();
+}

@@ -672,6 +672,37 @@ async fn spot_history_from_moto_and_on_demand_from_the_price_list() {
         Some(0.00001)
     );
 
+    // And `flotilla replay --prices` takes both (a pool of those types in eu-west-1).
+    let cfg = dir.join("pool.tfvars.json");
+    std::fs::write(
+        &cfg,
+        r#"{"aws_region": "eu-west-1", "instance_types": ["m5.large", "c5.large"]}"#,
+    )
+    .unwrap();
+    let (spot_s, od_s, cfg_s) = (
+        dir.join("spot-price-history-eu-west-1-linux.json")
+            .display()
+            .to_string(),
+        dir.join("on-demand-eu-west-1-linux.csv")
+            .display()
+            .to_string(),
+        cfg.display().to_string(),
+    );
+    let o = flotilla(
+        &[
+            "replay", "--config", &cfg_s, "--prices", &spot_s, "--prices", &od_s, "--days", "1",
+        ],
+        &[],
+    )
+    .await;
+    let (stdout, _) = assert_success(&o);
+    assert!(
+        stdout.contains("(describe-spot-price-history JSON)")
+            && stdout.contains("(on-demand CSV")
+            && stdout.contains("(eu-west-1)"),
+        "{stdout}"
+    );
+
     // The Price List was asked in us-east-1 (whatever --region), with the location filters.
     let reqs = plog.requests.lock().unwrap().clone();
     assert!(!reqs.is_empty());
