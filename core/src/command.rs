@@ -13,7 +13,8 @@ use crate::model::{JobRef, QueuedJob, RepoRef, RunnerOwner};
 pub enum Command {
     /// The webhook's HTTP answer. The last one emitted is the answer.
     Respond { status: u16, message: String },
-    /// Send the job to the build queue (which carries `delay_webhook_event`).
+    /// Send the job to the build queue (which carries `delay_webhook_event`). Answer on failure:
+    /// `EnqueueFailed`.
     Enqueue {
         job: QueuedJob,
         /// FIFO queues only: deduplication id and message group.

@@ -54,29 +54,40 @@ pub fn instance_of_runner<'a>(config: &Config, runner_name: &'a str) -> Option<&
         .filter(|id| id.starts_with("i-") && id.len() > 2)
 }
 
+fn fnv1a32(parts: &[&[u8]]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for part in parts {
+        for b in part.iter() {
+            h ^= u32::from(*b);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        // A separator, so ("ab", "c") and ("a", "bc") differ.
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
 /// Short stable digest of the prefix (32-bit FNV-1a), so two pools in one account never share a
 /// client token. Not security: tokens only need to differ.
 fn prefix_digest(prefix: &str) -> String {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in prefix.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    format!("{h:08x}")
+    format!("{:08x}", fnv1a32(&[prefix.as_bytes()]))
 }
 
 /// EC2 ClientToken for launching for a job: distinct per launch option (so failover is not
-/// answered from idempotency) and per delivery (so a retry after a failure launches anew), at
-/// most 64 characters.
+/// answered from idempotency), per build-queue message and per delivery of it (so a retry after a
+/// failure, or a new message for the same job, launches anew rather than being answered with an
+/// earlier launch), at most 64 characters.
 pub fn job_client_token(
     prefix: &str,
     job_id: u64,
-    run_attempt: u32,
     option: u32,
+    message_id: &str,
     receive_count: u32,
 ) -> String {
+    let delivery = fnv1a32(&[message_id.as_bytes(), &receive_count.to_le_bytes()]);
     format!(
-        "fl-{}-{job_id}-{run_attempt}-o{option}-r{receive_count}",
+        "fl-{}-{job_id}-{delivery:08x}-o{option}",
         prefix_digest(prefix)
     )
 }
@@ -91,16 +102,15 @@ mod tests {
 
     #[test]
     fn client_tokens_fit_and_differ_per_option() {
-        let a = job_client_token("github-actions", u64::MAX, u32::MAX, 1, u32::MAX);
+        let long_id = "d".repeat(100);
+        let a = job_client_token("github-actions", u64::MAX, u32::MAX, &long_id, u32::MAX);
         assert!(a.len() <= 64, "{a} is {} chars", a.len());
-        assert_ne!(
-            job_client_token("p", 1, 1, 0, 1),
-            job_client_token("p", 1, 1, 1, 1)
-        );
-        assert_ne!(
-            job_client_token("p", 1, 1, 0, 1),
-            job_client_token("q", 1, 1, 0, 1)
-        );
+        let base = job_client_token("p", 1, 0, "m1", 1);
+        assert_ne!(base, job_client_token("p", 1, 1, "m1", 1), "per option");
+        assert_ne!(base, job_client_token("q", 1, 0, "m1", 1), "per pool");
+        assert_ne!(base, job_client_token("p", 1, 0, "m2", 1), "per message");
+        assert_ne!(base, job_client_token("p", 1, 0, "m1", 2), "per delivery");
+        assert_eq!(base, job_client_token("p", 1, 0, "m1", 1), "stable");
         assert!(pool_client_token("github-actions", i64::MAX, 9).len() <= 64);
     }
 

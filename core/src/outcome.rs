@@ -8,6 +8,8 @@ use crate::model::{RepoRef, RunnerOwner};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
+    /// SQS refused the job: the webhook must not claim it was queued (GitHub does not redeliver).
+    EnqueueFailed { job_id: u64, reason: String },
     JobLookedUp {
         repo: RepoRef,
         job_id: u64,

@@ -32,6 +32,7 @@ pub fn on_outcome(
     now: Timestamp,
 ) -> Vec<Command> {
     match outcome {
+        Outcome::EnqueueFailed { job_id, reason } => webhook::on_enqueue_failed(*job_id, reason),
         Outcome::JobLookedUp {
             repo,
             job_id,

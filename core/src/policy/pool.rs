@@ -1,7 +1,8 @@
 //! Pool: top the pool up to `size` runners ready for work.
 //!
 //! Ready means an idle online runner, or an instance still booting within
-//! `runner_boot_time_in_minutes` that has not been tagged orphan. Launches never take the pool
+//! `runner_boot_time_in_minutes` that has not been tagged orphan (with or without its offline
+//! JIT runner listed yet). Launches never take the pool
 //! past `runners_maximum_count`.
 
 use crate::command::Command;
@@ -28,7 +29,10 @@ pub fn decide(config: &Config, size: u32, fleet: &Fleet<'_>, now: Timestamp) -> 
         let name = naming::runner_name(config, &inst.id);
         match fleet.runners.iter().find(|r| r.name == name) {
             Some(r) => {
-                if r.online && !r.busy && r.owner == owner {
+                // A JIT-configured runner is listed offline until its instance connects: while
+                // the instance boots it counts as ready, like an instance without a runner.
+                let booting = !r.online && now.since(inst.launch_time) < boot_time;
+                if !r.busy && r.owner == owner && (r.online || booting) {
                     ready += 1;
                 }
             }

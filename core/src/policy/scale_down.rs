@@ -80,6 +80,10 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
                 if runner.busy {
                     continue;
                 }
+                // A JIT runner is listed (offline) from before its instance boots: booting.
+                if !runner.online && age < boot_time {
+                    continue;
+                }
                 if age >= max_lifetime {
                     commands.push(deregister(
                         runner,

@@ -265,8 +265,8 @@ fn job_launch(
         naming::job_client_token(
             &config.prefix,
             job.job_id,
-            job.run_attempt,
             option,
+            &msg.message_id,
             msg.receive_count,
         ),
         Some(Claim {
@@ -378,12 +378,14 @@ pub fn on_launch_failed(
         let next = request.option + 1;
         let token = match &request.purpose {
             LaunchPurpose::Job {
-                job, receive_count, ..
+                job,
+                message_id,
+                receive_count,
             } => naming::job_client_token(
                 &config.prefix,
                 job.job_id,
-                job.run_attempt,
                 next,
+                message_id,
                 *receive_count,
             ),
             LaunchPurpose::Pool { requested_at } => {

@@ -220,3 +220,12 @@ pub fn on_job_looked_up(
         )],
     }
 }
+
+/// The build queue refused the job. The answer replaces the 201: GitHub shows the failed
+/// delivery, and someone can redeliver it from the App's settings.
+pub fn on_enqueue_failed(job_id: u64, reason: &str) -> Vec<Command> {
+    vec![respond(
+        503,
+        format!("could not queue job {job_id} for scale-up: {reason}; redeliver this webhook"),
+    )]
+}
