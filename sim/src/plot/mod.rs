@@ -202,7 +202,7 @@ pub fn draw_pareto<DB: DrawingBackend>(
     let front: Vec<(f64, f64)> = result
         .front
         .iter()
-        .filter_map(|i| result.evaluations.get(*i))
+        .filter_map(|i| result.by_index(*i))
         .filter(|e| p95(e) <= x_max)
         .map(|e| (p95(e), cost(e)))
         .collect();

@@ -280,8 +280,10 @@ impl TuneResult {
         space: Space,
         seed: u64,
         max_evals: usize,
-        evaluations: Vec<Evaluation>,
+        mut evaluations: Vec<Evaluation>,
     ) -> TuneResult {
+        // Indices are identities, not positions: a cancelled search may leave gaps.
+        evaluations.sort_by_key(|e| e.index);
         TuneResult {
             front: pareto_front(&evaluations),
             recommendation: recommend(&evaluations, &objective),
@@ -295,13 +297,21 @@ impl TuneResult {
     }
 
     pub fn base(&self) -> Option<&Evaluation> {
-        self.evaluations.get(self.base_index)
+        self.by_index(self.base_index)
+    }
+
+    /// The evaluation with this index (evaluations are sorted by index; gaps are allowed).
+    pub fn by_index(&self, index: usize) -> Option<&Evaluation> {
+        self.evaluations
+            .binary_search_by_key(&index, |e| e.index)
+            .ok()
+            .map(|p| &self.evaluations[p])
     }
 
     pub fn recommended(&self) -> Option<&Evaluation> {
         self.recommendation
             .as_ref()
-            .and_then(|r| self.evaluations.get(r.index))
+            .and_then(|r| self.by_index(r.index))
     }
 
     pub fn to_json(&self) -> String {
@@ -338,13 +348,14 @@ impl TuneResult {
         if !rows.contains(&self.base_index) && self.base().is_some() {
             rows.push(self.base_index);
         }
+        rows.retain(|i| self.by_index(*i).is_some());
         rows.sort_by(|a, b| {
-            let (a, b) = (&self.evaluations[*a], &self.evaluations[*b]);
+            let (a, b) = (self.by_index(*a).unwrap(), self.by_index(*b).unwrap());
             cost(a).total_cmp(&cost(b)).then(a.index.cmp(&b.index))
         });
         let base_vars = self.base().map(|b| b.config.to_tfvars(false));
         for i in rows {
-            let e = &self.evaluations[i];
+            let Some(e) = self.by_index(i) else { continue };
             let mark = match (i == self.base_index, Some(i) == rec) {
                 (true, true) => "*>",
                 (true, false) => "*",

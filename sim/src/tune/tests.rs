@@ -221,3 +221,37 @@ fn space_for_the_demo_scenario_prices_every_candidate() {
     let out = crate::engine::replay(&s).unwrap();
     assert_eq!(e.metrics, Metrics::from_report(&out.report));
 }
+
+#[test]
+fn a_result_with_gaps_in_its_indices_still_reports() {
+    use crate::report::WaitSeconds;
+    let mk = |index: usize, cost: f64, p95: f64| {
+        let mut e = Evaluation {
+            index,
+            config: flotilla_core::Config::default(),
+            metrics: Metrics::default(),
+            rejected: None,
+        };
+        e.metrics.cost_usd.total = cost;
+        e.metrics.wait_seconds = WaitSeconds {
+            p95,
+            samples: 1,
+            ..Default::default()
+        };
+        e
+    };
+    // A cancelled search: 0, 2 and 5 came back, out of order.
+    let r = TuneResult::new(
+        Objective::default(),
+        Space::default(),
+        1,
+        8,
+        vec![mk(5, 1.0, 50.0), mk(0, 3.0, 500.0), mk(2, 2.0, 100.0)],
+    );
+    assert_eq!(r.front, vec![5]);
+    assert_eq!(r.base().map(|e| e.index), Some(0));
+    assert_eq!(r.by_index(2).map(|e| e.index), Some(2));
+    assert!(r.by_index(1).is_none());
+    let table = r.front_table();
+    assert!(table.contains('*'), "{table}");
+}
