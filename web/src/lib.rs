@@ -342,6 +342,12 @@ mod tests {
     use scaled::tests::Recorder;
 
     fn texts(kind: &str, data: &str) -> Vec<String> {
+        static FONTS: std::sync::Once = std::sync::Once::new();
+        FONTS.call_once(|| {
+            use plotters::style::{register_font, FontStyle};
+            let _ = register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
+            let _ = register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold());
+        });
         let (rec, log) = Recorder::new(1200, 720);
         {
             let root = scaled::Scaled::new(rec, 2.0).into_drawing_area();
