@@ -2,7 +2,7 @@
 //! webhook secret (both cached for [`Context::cache_ttl`]), and GitHub's tokens (in the client).
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -36,7 +36,52 @@ pub struct Context<A, G> {
     secret: Mutex<Option<Cached<String>>>,
     /// Added to the system clock (tests move time forward; production leaves it at 0).
     clock_offset_ms: AtomicI64,
+    /// Replaces the system clock (the digital twin runs the handlers on a scaled clock).
+    clock: Option<Arc<dyn Fn() -> flotilla_core::Timestamp + Send + Sync>>,
+    /// Partition, region and account of this function (from the invoked function's ARN), for
+    /// the instance ARNs runner tokens are tagged with.
+    function_arn: OnceLock<FunctionArn>,
 }
+
+/// The parts of a Lambda function's ARN that other ARNs of the same account are built from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionArn {
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+}
+
+impl FunctionArn {
+    /// `arn:{partition}:lambda:{region}:{account}:function:{name}[:{qualifier}]`.
+    pub fn parse(arn: &str) -> Option<FunctionArn> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts.as_slice() {
+            ["arn", partition, "lambda", region, account, "function", _name, ..]
+                if !partition.is_empty() && !region.is_empty() && !account.is_empty() =>
+            {
+                Some(FunctionArn {
+                    partition: partition.to_string(),
+                    region: region.to_string(),
+                    account: account.to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// `arn:{partition}:ec2:{region}:{account}:instance/{id}` — what IAM's
+    /// `${ec2:SourceInstanceARN}` is for that instance.
+    pub fn instance_arn(&self, instance_id: &str) -> String {
+        format!(
+            "arn:{}:ec2:{}:{}:instance/{instance_id}",
+            self.partition, self.region, self.account
+        )
+    }
+}
+
+/// The tag a runner token parameter carries (`ssm_parameter_tags` in the contract): Terraform's
+/// instance policy lets an instance read and delete only the token whose tag is its own ARN.
+pub const TOKEN_INSTANCE_ARN_TAG: &str = "flotilla:instance-arn";
 
 impl<A: Aws, G: GitHub> Context<A, G> {
     pub fn new(
@@ -57,12 +102,54 @@ impl<A: Aws, G: GitHub> Context<A, G> {
             config: Mutex::new(None),
             secret: Mutex::new(None),
             clock_offset_ms: AtomicI64::new(0),
+            clock: None,
+            function_arn: OnceLock::new(),
         }
+    }
+
+    /// The function's own ARN (production: the invocation context's `invoked_function_arn`,
+    /// set on the first invocation). Unparseable ARNs are ignored.
+    pub fn set_function_arn(&self, arn: &str) {
+        if self.function_arn.get().is_none() {
+            match FunctionArn::parse(arn) {
+                Some(a) => {
+                    let _ = self.function_arn.set(a);
+                }
+                None => tracing::warn!(arn, "the invoked function ARN is not a Lambda ARN"),
+            }
+        }
+    }
+
+    /// Partition, region and account given directly (in-process tests and the twin).
+    pub fn with_account(self, partition: &str, region: &str, account: &str) -> Self {
+        let _ = self.function_arn.set(FunctionArn {
+            partition: partition.into(),
+            region: region.into(),
+            account: account.into(),
+        });
+        self
+    }
+
+    pub fn function_arn(&self) -> Option<&FunctionArn> {
+        self.function_arn.get()
+    }
+
+    /// Runs the handlers on another clock than the system's (the digital twin's scaled time).
+    pub fn with_clock(
+        mut self,
+        clock: Arc<dyn Fn() -> flotilla_core::Timestamp + Send + Sync>,
+    ) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// The time the policy is given.
     pub fn now(&self) -> flotilla_core::Timestamp {
-        crate::clock::now().plus_millis(self.clock_offset_ms.load(Ordering::Relaxed))
+        let base = match &self.clock {
+            Some(clock) => clock(),
+            None => crate::clock::now(),
+        };
+        base.plus_millis(self.clock_offset_ms.load(Ordering::Relaxed))
     }
 
     /// Moves this context's clock forward (tests: boot times, minimum running times).
@@ -294,5 +381,44 @@ impl<A: Aws> GitHub for AppGitHub<A> {
     }
     fn rate_limit_remaining(&self) -> Option<u64> {
         self.client.get().and_then(|c| c.rate_limit_remaining())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_arns_come_from_the_function_arn() {
+        let a = FunctionArn::parse("arn:aws:lambda:eu-west-1:123456789012:function:gh-scale-up")
+            .unwrap();
+        assert_eq!(
+            a.instance_arn("i-0abc"),
+            "arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc"
+        );
+        let gov =
+            FunctionArn::parse("arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:f:live")
+                .unwrap();
+        assert_eq!(
+            gov.instance_arn("i-1"),
+            "arn:aws-us-gov:ec2:us-gov-west-1:111122223333:instance/i-1"
+        );
+        assert_eq!(FunctionArn::parse("arn:aws:sqs:eu-west-1:1:q"), None);
+        assert_eq!(FunctionArn::parse("not an arn"), None);
+        assert_eq!(FunctionArn::parse("arn:aws:lambda::123:function:f"), None);
+    }
+
+    #[test]
+    fn the_contract_names_the_token_tag() {
+        let contract: serde_json::Value =
+            serde_json::from_str(crate::contract::CONTRACT_JSON).unwrap();
+        let tags = contract["ssm_parameter_tags"]["runner_tokens"]
+            .as_object()
+            .unwrap();
+        assert!(tags.contains_key(TOKEN_INSTANCE_ARN_TAG), "{tags:?}");
+        assert!(tags[TOKEN_INSTANCE_ARN_TAG]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:{partition}:ec2:{region}:{account}:instance/{instance_id}"));
     }
 }

@@ -9,7 +9,7 @@ use flotilla_core::model::JobRef;
 use flotilla_core::outcome::{InterruptedJob, JobLookup};
 use flotilla_core::{naming, Command, Config, Outcome, Timestamp};
 
-use crate::context::Context;
+use crate::context::{Context, TOKEN_INSTANCE_ARN_TAG};
 use crate::metrics::{self, Unit};
 use crate::ports::{Aws, GitHub, LaunchTarget, ParameterKind, PutResult, QueueMessage};
 use crate::shell::{kind, Perform};
@@ -22,8 +22,6 @@ pub struct Effects {
     /// Messages to leave on the queue (batch item failures).
     pub retried: Vec<String>,
     pub discarded: Vec<String>,
-    /// An `Enqueue` that SQS refused: the job would be lost if the answer said 201.
-    pub enqueue_failed: Option<String>,
     pub launched: Vec<String>,
     pub terminated: Vec<String>,
 }
@@ -200,18 +198,31 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
             Ok(c) => c,
             Err(e) => return failed(e.to_string()),
         };
+        let mut tags = BTreeMap::new();
+        match self.ctx.function_arn() {
+            Some(arn) => {
+                tags.insert(
+                    TOKEN_INSTANCE_ARN_TAG.to_string(),
+                    arn.instance_arn(&p.instance_id),
+                );
+            }
+            None => tracing::error!(
+                instance_id = %p.instance_id,
+                "the function's account is unknown: the token is stored without its instance-ARN tag, which the instance needs to read it"
+            ),
+        }
         match self
             .ctx
             .aws
-            .put_parameter(
+            .put_tagged_parameter(
                 &p.token_parameter,
                 &credential.0,
                 self.ctx.token_kind(),
-                true,
+                &tags,
             )
             .await
         {
-            Ok(_) => {
+            Ok(()) => {
                 tracing::info!(
                     instance_id = %p.instance_id,
                     parameter = %p.token_parameter,
@@ -331,7 +342,11 @@ impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
                     }
                     Err(e) => {
                         tracing::error!(job_id = job.job_id, error = %e, "enqueue failed");
-                        self.effects.lock().unwrap().enqueue_failed = Some(e.to_string());
+                        // The policy answers it (503: GitHub does not redeliver).
+                        return Some(Outcome::EnqueueFailed {
+                            job_id: job.job_id,
+                            reason: e.to_string(),
+                        });
                     }
                 }
                 None

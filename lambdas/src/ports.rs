@@ -122,6 +122,16 @@ pub trait Aws: Send + Sync {
         kind: ParameterKind<'_>,
         overwrite: bool,
     ) -> impl Future<Output = Result<PutResult, AwsError>> + Send;
+    /// Creates or overwrites a parameter carrying `tags` (runner credentials: IAM lets an
+    /// instance read its token only by tag). PutParameter takes `Tags` only without overwrite,
+    /// so an existing parameter is overwritten and then tagged (AddTagsToResource).
+    fn put_tagged_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        kind: ParameterKind<'_>,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Absent is fine.
     fn delete_parameter(&self, name: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 

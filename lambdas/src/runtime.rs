@@ -71,6 +71,7 @@ pub async fn runners_main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let ctx = ctx.clone();
         async move {
+            ctx.set_function_arn(&event.context.invoked_function_arn);
             let span = span(function, &event.context.request_id);
             dispatch(&ctx, function, event.payload)
                 .instrument(span)

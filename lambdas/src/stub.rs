@@ -95,6 +95,23 @@ impl Aws for StubAws {
         p.insert(name.to_string(), value.to_string());
         Ok(PutResult::Written)
     }
+    async fn put_tagged_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        _kind: ParameterKind<'_>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.note(|| {
+            let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("put_parameter {name} tags {}", tags.join(","))
+        });
+        self.parameters
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), value.to_string());
+        Ok(())
+    }
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {
         self.note(|| format!("delete_parameter {name}"));
         self.parameters.lock().unwrap().remove(name);

@@ -103,6 +103,7 @@ async fn org_ephemeral_jit_job_runs_and_everything_is_cleaned_up() {
         "subnets x types"
     );
     w.check_invariants("after launch").await;
+    w.assert_tokens_tagged("JIT config").await;
 
     // The instance boots with its JIT config; GitHub gives it the job.
     let runners = w.boot().await;
@@ -166,6 +167,7 @@ async fn repo_reusable_registration_token_runner_is_scaled_down_when_idle() {
     let mut rx = subscribe(&w);
     let job = queue_and_scale(&w, &webhook, &scale_up, &mut rx).await;
     assert_eq!(w.live_instances().await.len(), 1);
+    w.assert_tokens_tagged("registration token").await;
     w.boot().await;
     assert_eq!(w.gh.job(job).unwrap().state, JobState::InProgress);
     w.deliver_webhooks(&webhook, &mut rx).await;
@@ -503,9 +505,101 @@ async fn an_instance_that_never_registers_is_tagged_then_terminated_and_its_toke
         "token of the terminated instance swept"
     );
     // GitHub still has the job queued but its message was consumed by the orphan's launch:
-    // nothing re-enqueues it (reported to core/: terminating a job's orphan could re-enqueue
-    // the job). Re-delivered by hand here, it launches again.
+    // without `job_retry` nothing re-enqueues it (with it, the policy relaunches by itself:
+    // `job_retry_relaunches_for_a_job_whose_instance_never_registered`). Re-delivered by hand
+    // here, it launches again.
     w.check_invariants_allowing_requeue(&scale_up).await;
+}
+
+/// The same orphan as above, with `job_retry` on: the policy keeps the job's message for a check
+/// and, finding the job still queued and its instance gone, launches again by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_retry_relaunches_for_a_job_whose_instance_never_registered() {
+    let Some(moto) = moto_url("job_retry_orphan") else {
+        return;
+    };
+    let mut cfg = reusable_repo();
+    cfg["job_retry"] = json!({
+        "enable": true, "delay_in_seconds": 150, "delay_backoff": 1, "max_attempts": 2
+    });
+    let w = World::new("retryorphan", &moto, cfg).await;
+    let (webhook, scale_up, scale_down) = (
+        w.ctx(Function::Webhook),
+        w.ctx(Function::ScaleUp),
+        w.ctx(Function::ScaleDown),
+    );
+    let mut rx = subscribe(&w);
+    let job =
+        w.gh.queue_job(REPO, "build", &["self-hosted", "linux"])
+            .unwrap();
+    let statuses = w.deliver_webhooks(&webhook, &mut rx).await;
+    assert!(
+        statuses.iter().any(|(_, a, s)| a == "queued" && *s == 201),
+        "{statuses:?}"
+    );
+    let first = w.receive(10).await;
+    assert_eq!(first.len(), 1);
+    let failed = w.scale_up(&scale_up, first.clone()).await;
+    assert_eq!(
+        failed,
+        vec![first[0].message_id.clone().unwrap()],
+        "job_retry keeps the message for a check"
+    );
+    let live = w.live_instances().await;
+    assert_eq!(live.len(), 1);
+    let orphan = live[0].id.clone();
+
+    // The instance never boots: tagged orphan past its boot time, terminated, its token swept.
+    scale_down.advance_clock(6 * MINUTE);
+    handlers::scale_down::handle(&scale_down).await.unwrap();
+    scale_down.advance_clock(5 * MINUTE);
+    handlers::scale_down::handle(&scale_down).await.unwrap();
+    assert!(
+        w.live_instances().await.is_empty(),
+        "orphan {orphan} terminated"
+    );
+    handlers::scale_down::handle(&scale_down).await.unwrap();
+    assert!(w.token_parameters().await.is_empty(), "token swept");
+    assert_eq!(w.gh.job(job).unwrap().state, JobState::Queued);
+
+    // The check comes back after its delay (moto's visibility runs in real time: released by
+    // hand; the scale-up clock moves past the delay): the job is still queued and nothing is
+    // coming up for it, so the policy launches again, with a ClientToken of this delivery.
+    scale_up.advance_clock(3 * MINUTE);
+    w.release_retried(&first).await;
+    let check = w.receive(10).await;
+    assert_eq!(check.len(), 1, "the job's message is back");
+    assert_eq!(
+        check[0]
+            .attributes
+            .get("ApproximateReceiveCount")
+            .map(String::as_str),
+        Some("2")
+    );
+    let failed = w.scale_up(&scale_up, check.clone()).await;
+    assert_eq!(failed.len(), 1, "another check is kept (max_attempts 2)");
+    let live = w.live_instances().await;
+    assert_eq!(live.len(), 1, "relaunched by the policy: {live:?}");
+    assert_ne!(live[0].id, orphan);
+    assert_eq!(live[0].tags.launched_for, Some(job));
+    let fleet_calls = w.proxy.calls();
+    assert_eq!(fleet_calls.len(), 2, "{fleet_calls:?}");
+    assert!(
+        fleet_calls.iter().all(|c| !c.replayed),
+        "each launch has its own ClientToken: {fleet_calls:?}"
+    );
+    w.assert_tokens_tagged("relaunch").await;
+    assert_eq!(w.boot().await.len(), 1);
+    assert_eq!(w.gh.job(job).unwrap().state, JobState::InProgress);
+
+    // The last check finds the job running and lets the message go.
+    scale_up.advance_clock(3 * MINUTE);
+    w.release_retried(&check).await;
+    let last = w.receive(10).await;
+    assert_eq!(last.len(), 1);
+    assert!(w.scale_up(&scale_up, last).await.is_empty());
+    assert_eq!(w.live_instances().await.len(), 1, "no third launch");
+    w.check_invariants("relaunched by job_retry").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,9 +774,8 @@ async fn pool_tops_up_and_never_exceeds_the_maximum() {
     cfg["pool_runner_owner"] = json!(ORG);
     cfg["runners_maximum_count"] = json!(3);
     cfg["pool_config"] = json!([{"schedule_expression": "rate(5 minutes)", "size": 2}]);
-    // Registration tokens: with JIT configs the booting instances' offline runners are not
-    // counted as ready by the policy (reported to core/).
-    cfg["enable_jit_config"] = json!(false);
+    // JIT configs (the ephemeral default): the booting instances' offline JIT runners count as
+    // booting, so the second tick launches nothing.
     let w = World::new("pool", &moto, cfg).await;
     let pool = w.ctx(Function::Pool);
     let out = handlers::pool::handle(&pool, json!({})).await.unwrap();
@@ -699,7 +792,8 @@ async fn pool_tops_up_and_never_exceeds_the_maximum() {
         "booting instances count as ready: {out} {:?}",
         w.live_instances().await
     );
-    handlers::pool::handle(&pool, json!({"size": 9}))
+    // The input Terraform's pool schedules send.
+    handlers::pool::handle(&pool, json!({"pool_size": 9}))
         .await
         .unwrap();
     assert_eq!(
@@ -718,11 +812,9 @@ impl World {
     async fn check_invariants_allowing_requeue(&self, scale_up: &Ctx) {
         // The orphan's launch claim is past its in-flight window by now.
         scale_up.advance_clock(11 * MINUTE);
-        // A new message of the same job attempt gets the same ClientToken as the first launch
-        // (receive count 1 again), which EC2 answers with the first, now terminated, instance
-        // (reported to core/: the token could include the message id). Forget the proxy's
-        // idempotency record, as if its window had passed.
-        self.proxy.forget_client_tokens();
+        // A new message of the same job attempt gets a ClientToken of its own (the token names
+        // the message and its delivery), so EC2 launches anew instead of answering with the
+        // first, now terminated, instance. The proxy keeps its idempotency record to prove it.
         for j in self.gh.jobs() {
             if j.state == JobState::Queued {
                 let run = self.gh.run(j.run_id).unwrap();

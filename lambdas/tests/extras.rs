@@ -101,6 +101,33 @@ async fn a_check_run_from_github_actions_is_routed_by_its_jobs_labels() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tagged_parameters_are_tagged_when_created_and_when_overwritten() {
+    let Some(moto) = moto_url("tagged_token") else {
+        return;
+    };
+    let w = World::new("tagged", &moto, json!({})).await;
+    let name = format!("/{}/runners/tokens/i-0123456789abcdef0", w.prefix);
+    let kind = ParameterKind::Secure { kms_key_id: None };
+    let tag = |v: &str| {
+        std::collections::BTreeMap::from([("flotilla:instance-arn".to_string(), v.to_string())])
+    };
+    // New: PutParameter with Tags (overwrite off).
+    w.aws
+        .put_tagged_parameter(&name, "first", kind, &tag("arn-1"))
+        .await
+        .unwrap();
+    assert_eq!(w.parameter_tags(&name).await, tag("arn-1"));
+    // Existing: overwritten, then tagged (PutParameter refuses Tags with Overwrite).
+    w.aws
+        .put_tagged_parameter(&name, "second", kind, &tag("arn-2"))
+        .await
+        .unwrap();
+    assert_eq!(w.parameter_tags(&name).await, tag("arn-2"));
+    let value = w.direct.get_parameter(&name, true).await.unwrap().unwrap();
+    assert_eq!(value.value, "second");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runner_tokens_use_the_kms_key_and_the_advanced_tier_from_4_kb() {
     let Some(moto) = moto_url("kms_tier") else {
         return;

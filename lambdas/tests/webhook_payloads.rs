@@ -290,6 +290,24 @@ async fn failure_paths_answer_401_400_413_415_and_503() {
     .await
     .unwrap();
     assert_eq!(resp.status_code, 503, "{}", resp.body);
+    // The policy's answer to EnqueueFailed (core decides the 503, not the shell).
+    assert_eq!(
+        resp.message(),
+        flotilla_core::policy::webhook::on_enqueue_failed(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["workflow_job"]["id"]
+                .as_u64()
+                .unwrap(),
+            "ServiceUnavailable: stubbed SQS failure"
+        )
+        .iter()
+        .find_map(|c| match c {
+            flotilla_core::Command::Respond { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap(),
+        "{}",
+        resp.body
+    );
     // Secret not configured.
     let c = Context::new(
         Function::Webhook,

@@ -87,6 +87,15 @@ impl Aws for AwsClients {
     ) -> Result<PutResult, AwsError> {
         ssm::put(&self.ssm, name, value, kind, overwrite).await
     }
+    async fn put_tagged_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        kind: ParameterKind<'_>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        ssm::put_tagged(&self.ssm, name, value, kind, tags).await
+    }
     async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {
         ssm::delete(&self.ssm, name).await
     }

@@ -1,7 +1,9 @@
 //! SSM parameters: config, GitHub App secrets, runner tokens (SecureString, Advanced tier from
 //! 4 KB), put-if-absent launch claims, interrupted-job records.
 
-use aws_sdk_ssm::types::{ParameterTier, ParameterType};
+use std::collections::BTreeMap;
+
+use aws_sdk_ssm::types::{ParameterTier, ParameterType, ResourceTypeForTagging, Tag};
 use aws_sdk_ssm::Client;
 
 use super::{millis, sdk_error};
@@ -89,12 +91,58 @@ pub async fn put(
     kind: ParameterKind<'_>,
     overwrite: bool,
 ) -> Result<PutResult, AwsError> {
+    put_with(ssm, name, value, kind, overwrite, &BTreeMap::new()).await
+}
+
+/// Creates the parameter with `tags`; when it exists already, overwrites it and tags it
+/// (PutParameter refuses `Tags` together with `Overwrite`).
+pub async fn put_tagged(
+    ssm: &Client,
+    name: &str,
+    value: &str,
+    kind: ParameterKind<'_>,
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    if put_with(ssm, name, value, kind, false, tags).await? == PutResult::Written {
+        return Ok(());
+    }
+    put_with(ssm, name, value, kind, true, &BTreeMap::new()).await?;
+    if tags.is_empty() {
+        return Ok(());
+    }
+    ssm.add_tags_to_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .set_tags(Some(sdk_tags(tags)))
+        .send()
+        .await
+        .map_err(sdk_error)?;
+    Ok(())
+}
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+async fn put_with(
+    ssm: &Client,
+    name: &str,
+    value: &str,
+    kind: ParameterKind<'_>,
+    overwrite: bool,
+    tags: &BTreeMap<String, String>,
+) -> Result<PutResult, AwsError> {
     let mut req = ssm
         .put_parameter()
         .name(name)
         .value(value)
         .overwrite(overwrite)
         .tier(tier_for(value));
+    if !tags.is_empty() {
+        req = req.set_tags(Some(sdk_tags(tags)));
+    }
     req = match kind {
         ParameterKind::String => req.r#type(ParameterType::String),
         ParameterKind::Secure { kms_key_id } => req

@@ -120,15 +120,10 @@ pub async fn handle<A: Aws, G: GitHub>(
     );
     let trace = shell::run(&config, &observation, now, &invocation, ctx.concurrency).await;
     let effects = invocation.into_effects();
-    let (mut status, mut message) = effects
+    // The last Respond is the answer; a refused Enqueue comes back as the policy's 503.
+    let (status, message) = effects
         .response
         .unwrap_or((500, "the policy gave no answer".to_string()));
-    if let Some(e) = effects.enqueue_failed {
-        // GitHub does not redeliver: say the job was not taken, so the failure is visible in the
-        // App's delivery log and can be redelivered by hand.
-        status = 503;
-        message = format!("could not enqueue the job: {e}");
-    }
     if trace
         .commands
         .iter()

@@ -32,6 +32,8 @@ use flotilla_testkit::{
 pub use proxy::{Faults, Proxy};
 
 pub const REGION: &str = "us-east-1";
+/// The account moto answers as.
+pub const MOTO_ACCOUNT: &str = "123456789012";
 pub const WEBHOOK_SECRET: &str = "webhook-secret-for-tests-7f3a9c";
 pub const ORG: &str = "acme";
 pub const REPO: &str = "acme/widgets";
@@ -292,7 +294,43 @@ impl World {
                 backoff: std::time::Duration::from_millis(20),
             },
         );
-        Context::new(f, settings, self.aws.clone(), github, metrics)
+        // moto's account; production reads these from the invoked function's ARN.
+        Context::new(f, settings, self.aws.clone(), github, metrics).with_account(
+            "aws",
+            REGION,
+            MOTO_ACCOUNT,
+        )
+    }
+
+    /// The tags of an SSM parameter (ListTagsForResource, straight to moto).
+    pub async fn parameter_tags(&self, name: &str) -> BTreeMap<String, String> {
+        self.direct
+            .ssm
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .send()
+            .await
+            .expect("list tags")
+            .tag_list()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()
+    }
+
+    /// Every runner token carries the instance-ARN tag Terraform's instance policy checks.
+    pub async fn assert_tokens_tagged(&self, label: &str) {
+        let tokens = self.token_parameters().await;
+        assert!(!tokens.is_empty(), "{label}: no token to check");
+        for t in tokens {
+            let id = t.rsplit('/').next().unwrap();
+            let tags = self.parameter_tags(&t).await;
+            assert_eq!(
+                tags.get("flotilla:instance-arn").map(String::as_str),
+                Some(format!("arn:aws:ec2:{REGION}:{MOTO_ACCOUNT}:instance/{id}").as_str()),
+                "{label}: token {t} tags {tags:?}"
+            );
+        }
     }
 
     pub fn metric_lines(&self, name: &str) -> Vec<serde_json::Value> {
