@@ -72,6 +72,7 @@ pub(crate) fn router(st: AppState) -> Router {
             axum::routing::delete(org_labels_remove),
         )
         .route("/orgs/{org}/installation", get(org_installation))
+        .route("/users/{username}/installation", get(user_installation))
         .route("/orgs/{org}/repos", get(org_repos).post(create_repo))
         .route("/rate_limit", get(rate_limit))
         .route("/repos/{owner}/{repo}/actions/jobs/{job_id}", get(get_job))
@@ -130,10 +131,16 @@ pub(crate) fn router(st: AppState) -> Router {
             get(download_asset),
         )
         .with_state(st.clone());
-    Router::new()
+    let base_path = st.base_path.clone();
+    let root = Router::new()
         .merge(crate::control::router(st))
-        .merge(downloads)
-        .merge(gh)
+        .merge(downloads);
+    if base_path.is_empty() {
+        root.merge(gh)
+    } else {
+        // GHES: the REST API under /api/v3; anything else under it is the API's 404.
+        root.nest(&base_path, gh)
+    }
 }
 
 // ------------------------------------------------------------------ helpers
@@ -378,10 +385,38 @@ async fn org_installation(
         let Principal::App { app_id } = p else {
             return Err(ApiError::new(401, "A JSON web token could not be decoded"));
         };
+        // GitHub answers 404 here for a user account (that is `/users/{username}/installation`).
+        if !w.account(&org).is_some_and(|a| a.is_org) {
+            return Err(ApiError::not_found());
+        }
         let inst = w
             .installations
             .values()
             .find(|i| i.app_id == app_id && i.account.eq_ignore_ascii_case(&org))
+            .ok_or_else(ApiError::not_found)?;
+        ok(200, render::installation(w, inst))
+    })
+}
+
+/// `GET /users/{username}/installation` (JWT): the App's installation on a user account. Not in
+/// the OpenAPI subset of `../shared/data/github/`, so its answers are not validated; the body is
+/// the same installation object as the org and repo forms.
+async fn user_installation(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(username): Path<String>,
+) -> Response {
+    run(&st, |w| {
+        let Principal::App { app_id } = p else {
+            return Err(ApiError::new(401, "A JSON web token could not be decoded"));
+        };
+        if w.account(&username).is_none_or(|a| a.is_org) {
+            return Err(ApiError::not_found());
+        }
+        let inst = w
+            .installations
+            .values()
+            .find(|i| i.app_id == app_id && i.account.eq_ignore_ascii_case(&username))
             .ok_or_else(ApiError::not_found)?;
         ok(200, render::installation(w, inst))
     })

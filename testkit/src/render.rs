@@ -417,7 +417,7 @@ pub fn release(w: &World, r: &Release) -> Value {
             let bytes = World::asset_bytes(name);
             json!({
                 "url": format!("{b}/repos/{full}/releases/assets/{id}"),
-                "browser_download_url": format!("{b}/{full}/releases/download/{}/{name}", r.tag_name),
+                "browser_download_url": format!("{}/{full}/releases/download/{}/{name}", w.origin, r.tag_name),
                 "id": id,
                 "node_id": node_id("ReleaseAsset", *id),
                 "name": name,
@@ -460,7 +460,6 @@ pub fn release(w: &World, r: &Release) -> Value {
 /// `runners/downloads`: the runner application for each OS/architecture.
 pub fn runner_downloads(w: &World) -> Value {
     let v = &w.runner_version;
-    let b = &w.base_url;
     let apps: Vec<Value> = [
         ("osx", "x64", "tar.gz"),
         ("osx", "arm64", "tar.gz"),
@@ -476,7 +475,7 @@ pub fn runner_downloads(w: &World) -> Value {
         json!({
             "os": os,
             "architecture": arch,
-            "download_url": format!("{b}/actions/runner/releases/download/v{v}/{filename}"),
+            "download_url": format!("{}/actions/runner/releases/download/v{v}/{filename}", w.origin),
             "filename": filename,
             "sha256_checksum": crate::hex_sha256(&World::asset_bytes(&filename)),
         })

@@ -55,6 +55,10 @@ pub struct FakeGitHubOptions {
     pub seed: Option<Seed>,
     /// How often the background task processes due events (scheduled runs, lost runners).
     pub tick_interval: Duration,
+    /// Where the REST API lives under the origin: `""` (github.com) or, like GitHub Enterprise
+    /// Server, `/api/v3`. [`FakeGitHubHandle::base_url`] includes it; the `/_testkit` control
+    /// routes and release downloads stay at the origin, as GHES serves downloads.
+    pub base_path: String,
 }
 
 impl Default for FakeGitHubOptions {
@@ -70,6 +74,7 @@ impl Default for FakeGitHubOptions {
             clock: None,
             seed: None,
             tick_interval: Duration::from_millis(100),
+            base_path: String::new(),
         }
     }
 }
@@ -95,6 +100,29 @@ pub(crate) struct AppState {
     pub spec: Option<&'static Spec>,
     pub validation: Validation,
     pub validate_requests: bool,
+    /// The REST API's path under the origin (`""` or e.g. `/api/v3`).
+    pub base_path: String,
+}
+
+/// `api/v3/` → `/api/v3`; `""` and `/` → `""`. Refuses anything but plain path segments.
+fn normalise_base_path(p: &str) -> std::io::Result<String> {
+    let trimmed = p.trim().trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = trimmed.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    });
+    if !ok || trimmed.starts_with("_testkit") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("base_path {p:?} is not a plain path such as /api/v3"),
+        ));
+    }
+    Ok(format!("/{trimmed}"))
 }
 
 impl AppState {
@@ -109,16 +137,19 @@ pub struct FakeGitHub;
 impl FakeGitHub {
     /// Start on 127.0.0.1 (needs a tokio runtime).
     pub async fn start(opts: FakeGitHubOptions) -> std::io::Result<FakeGitHubHandle> {
+        let base_path = normalise_base_path(&opts.base_path)?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
         let addr = listener.local_addr()?;
-        let base_url = format!("http://{addr}");
+        let origin = format!("http://{addr}");
+        let base_url = format!("{origin}{base_path}");
         let clock = opts.clock.clone().unwrap_or_default();
-        let world = World::new(
+        let mut world = World::new(
             clock.clone(),
             base_url.clone(),
             opts.runner_version.clone(),
             opts.runner_lost_timeout.as_millis() as i64,
         );
+        world.origin = origin.clone();
         let traffic = Traffic::new(opts.rate_limit_per_hour, opts.primary_rate_limit_status);
         let spec = if opts.validation != Validation::Off || opts.validate_requests {
             Spec::shared()
@@ -130,6 +161,7 @@ impl FakeGitHub {
             spec,
             validation: opts.validation,
             validate_requests: opts.validate_requests,
+            base_path: base_path.clone(),
         };
         let (post_tx, post_rx) = tokio::sync::mpsc::unbounded_channel();
         state.lock().world.webhooks.poster = Some(post_tx);
@@ -151,6 +183,7 @@ impl FakeGitHub {
             state,
             addr,
             base_url,
+            origin,
             clock,
             tasks: Arc::new(vec![server, ticker, poster]),
         };
@@ -169,6 +202,7 @@ pub struct FakeGitHubHandle {
     pub(crate) state: AppState,
     addr: SocketAddr,
     base_url: String,
+    origin: String,
     clock: Clock,
     tasks: Arc<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -212,9 +246,14 @@ impl FakeGitHubHandle {
         f(&mut g.world)
     }
 
-    /// `http://127.0.0.1:PORT` — give it to octocrab as `base_uri`.
+    /// The REST API: `http://127.0.0.1:PORT` plus the base path (`/api/v3` for a GHES-shaped
+    /// fake) — give it to octocrab as `base_uri`.
     pub fn base_url(&self) -> String {
         self.base_url.clone()
+    }
+    /// `http://127.0.0.1:PORT`: the `/_testkit` control routes and release downloads.
+    pub fn origin(&self) -> String {
+        self.origin.clone()
     }
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
@@ -547,6 +586,7 @@ fn need(method: &str, template: &str) -> Need {
         ("GET", "/app")
         | ("POST", "/app/installations/{installation_id}/access_tokens")
         | ("GET", "/orgs/{org}/installation")
+        | ("GET", "/users/{username}/installation")
         | ("GET", "/repos/{owner}/{repo}/installation") => Need::Jwt,
         ("GET", "/rate_limit") | ("GET", "/repos/{owner}/{repo}/releases/latest") => Need::Public,
         _ => Need::Token,
@@ -744,9 +784,23 @@ pub(crate) async fn github_pipeline(
     next: Next,
 ) -> Response {
     let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
+    // Paths and templates are the API's own (without a GHES base path), so faults, permissions
+    // and validation read the same under `/api/v3`.
+    let strip = |p: &str| -> String {
+        match p.strip_prefix(st.base_path.as_str()) {
+            Some(rest) if !st.base_path.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
+                if rest.is_empty() {
+                    "/".to_string()
+                } else {
+                    rest.to_string()
+                }
+            }
+            _ => p.to_string(),
+        }
+    };
+    let path = strip(req.uri().path());
     let template = matched
-        .map(|m| m.as_str().to_string())
+        .map(|m| strip(m.as_str()))
         .unwrap_or_else(|| path.clone());
     // Step 1: classify the caller, pick a fault.
     let (principal, fault, latency, request_id, now) = {

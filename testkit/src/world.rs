@@ -434,7 +434,10 @@ impl RateWindow {
 
 pub(crate) struct World {
     pub clock: Clock,
+    /// The REST API's URL (origin + base path): `url` fields and `Link` headers.
     pub base_url: String,
+    /// The server's origin (`/_testkit` routes, downloads).
+    pub origin: String,
     pub runner_version: String,
     pub runner_lost_timeout_ms: i64,
     seq: u64,
@@ -541,6 +544,7 @@ impl World {
     ) -> Self {
         World {
             clock,
+            origin: base_url.clone(),
             base_url,
             runner_version,
             runner_lost_timeout_ms,
@@ -1128,7 +1132,7 @@ impl World {
         let runner_file = json!({"AgentId": id, "AgentName": name, "PoolId": group_id,
             "ServerUrl": self.base_url, "GitHubUrl": self.base_url, "WorkFolder": body.get("work_folder").and_then(Value::as_str).unwrap_or("_work"),
             "Ephemeral": true, "FakeGitHubJitKey": jit_key});
-        let creds = json!({"Scheme": "OAuth", "Data": {"clientId": format!("fake-{id}"), "authorizationUrl": format!("{}/_testkit/agent/token", self.base_url), "requireFipsCryptography": "False"}});
+        let creds = json!({"Scheme": "OAuth", "Data": {"clientId": format!("fake-{id}"), "authorizationUrl": format!("{}/_testkit/agent/token", self.origin), "requireFipsCryptography": "False"}});
         let rsa = json!({"d": "", "dp": "", "dq": "", "exponent": "AQAB", "inverseQ": "", "modulus": secret, "p": "", "q": ""});
         let config = json!({
             ".runner": b64.encode(runner_file.to_string()),
