@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![recursion_limit = "512"]
 
+pub mod agent;
 mod api;
 pub mod client;
 pub mod clock;
