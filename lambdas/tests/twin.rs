@@ -1,0 +1,52 @@
+//! The digital twin: the production handlers and the simulator on the same trace slice and
+//! config, side by side. See `docs/twin.md`.
+//!
+//! The twin side runs the real webhook, scale-up, scale-down and pool handlers against moto
+//! (behind the tests' fault proxy) and the fake GitHub, on a virtual clock; `flotilla-testkit`'s
+//! runner agent plays every instance (boot, token, registration, jobs, ephemeral shutdown). The
+//! simulator side replays the same jobs with the same config and world settings whose delays
+//! match what the twin's loop does. The test fails when the two drift apart beyond the
+//! tolerances printed with the tables.
+//!
+//! Environment: `FLOTILLA_MOTO_URL` (else skipped, loudly), `FLOTILLA_TWIN_JOBS` (slice length,
+//! default 80), `FLOTILLA_TWIN_OFFSET` (first linux job of the slice, default 3000),
+//! `FLOTILLA_TWIN_SCALE` (virtual seconds per real second to pace the loop; default 0: unpaced),
+//! `FLOTILLA_TWIN_VARIANTS` (`reusable,ephemeral`), `FLOTILLA_TWIN_SEED` (default 1).
+
+mod support;
+#[path = "twin/mod.rs"]
+mod twin_parts;
+
+use support::{moto_url, report};
+use twin_parts::{run_variant, Variant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twin_agrees_with_the_simulator() {
+    let Some(moto) = moto_url("twin_agrees_with_the_simulator") else {
+        return;
+    };
+    let Some(trace) = twin_parts::trace_path() else {
+        report(
+            "SKIPPED twin_agrees_with_the_simulator: the trace ../shared/data/traces/bitcoin-core-gha-jobs-2025-09.csv is absent",
+        );
+        return;
+    };
+    let variants =
+        std::env::var("FLOTILLA_TWIN_VARIANTS").unwrap_or_else(|_| "reusable,ephemeral".into());
+    let mut failures = Vec::new();
+    for v in variants.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let variant = match v {
+            "reusable" => Variant::Reusable,
+            "ephemeral" => Variant::Ephemeral,
+            other => panic!("FLOTILLA_TWIN_VARIANTS: unknown variant {other}"),
+        };
+        let outcome = run_variant(&moto, &trace, variant).await;
+        report(&outcome.table);
+        failures.extend(outcome.failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "the twin and the simulator drifted apart or the twin leaked:\n  {}",
+        failures.join("\n  ")
+    );
+}

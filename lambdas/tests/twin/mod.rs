@@ -1,0 +1,1056 @@
+//! The twin's machinery: the virtual clock, the AWS port that keeps moto's timestamps on it, the
+//! event source mapping, the agent's cloud side, the simulator run and the comparison.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_lambda_events::event::sqs::SqsMessage;
+use flotilla_core::command::LaunchRequest;
+use flotilla_core::cron::{parse_schedule_expression, Schedule};
+use flotilla_core::model::Instance;
+use flotilla_core::{naming, Config, Timestamp};
+use flotilla_lambdas::aws::AwsClients;
+use flotilla_lambdas::context::{AppGitHub, Context};
+use flotilla_lambdas::contract::Function;
+use flotilla_lambdas::github::RetryPolicy;
+use flotilla_lambdas::handlers;
+use flotilla_lambdas::handlers::webhook::HttpRequest;
+use flotilla_lambdas::metrics::Metrics;
+use flotilla_lambdas::ports::{
+    Aws, AwsError, FleetResult, LaunchTarget, Parameter, ParameterKind, PutResult, QueueMessage,
+};
+use flotilla_sim::engine::{replay, Scenario};
+use flotilla_sim::report::percentile;
+use flotilla_sim::rng::{Delay, SimRng};
+use flotilla_sim::settings::{InterruptionModel, WorldSettings};
+use flotilla_sim::trace::TraceJob;
+use flotilla_testkit::agent::{Agent, AgentSettings, MachineInfo, Machines};
+use flotilla_testkit::{JobState, Millis};
+
+use crate::support::{World, MOTO_ACCOUNT, REGION, REPO, WEBHOOK_SECRET};
+
+/// Count tolerance: instances launched, instance-seconds, jobs started.
+pub const COUNT_TOLERANCE: f64 = 0.05;
+/// Wait tolerance: p50 and p95 wait.
+pub const WAIT_TOLERANCE: f64 = 0.10;
+/// Below this many seconds a wait is compared absolutely (a percentile of a few seconds moves
+/// by more than 10 % with one job's boot draw): |a − b| ≤ this.
+pub const WAIT_FLOOR_SECONDS: f64 = 3.0;
+/// The twin gives up this long (virtual) after the last job was queued.
+const DRAIN_MS: i64 = 8 * 3_600_000;
+/// Seed of both sides' boot and registration draws.
+const SEED: u64 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    Reusable,
+    Ephemeral,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Reusable => "reusable",
+            Variant::Ephemeral => "ephemeral",
+        }
+    }
+
+    /// The contract defaults (`Config::default()`, what the module deploys unless told
+    /// otherwise) with the region of moto and the price table, a maximum that lets a burst of
+    /// the trace through, and the runner kind.
+    pub fn config(self) -> serde_json::Value {
+        serde_json::json!({
+            "aws_region": REGION,
+            "runners_maximum_count": 30,
+            "enable_ephemeral_runners": self == Variant::Ephemeral,
+        })
+    }
+}
+
+pub fn trace_path() -> Option<PathBuf> {
+    let dir = std::env::var("FLOTILLA_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    let p = dir.join("traces/bitcoin-core-gha-jobs-2025-09.csv");
+    p.exists().then_some(p)
+}
+
+fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// `n` linux jobs of the trace from the `offset`-th, queued in order, with a run time, moved to
+/// the fake's repository (the only one the twin's GitHub App is installed on).
+pub fn slice(path: &PathBuf, offset: usize, n: usize) -> Vec<TraceJob> {
+    let bytes = std::fs::read(path).expect("trace readable");
+    let load = flotilla_sim::trace::parse_trace(&bytes, &path.display().to_string())
+        .expect("trace parses");
+    let mut jobs: Vec<TraceJob> = load
+        .jobs
+        .into_iter()
+        .filter(|j| j.labels.iter().any(|l| l.eq_ignore_ascii_case("linux")))
+        .filter(|j| j.duration_ms().is_some())
+        .collect();
+    jobs.sort_by_key(|j| (j.queued_at, j.job_id));
+    let repo: Arc<str> = Arc::from(REPO);
+    jobs.into_iter()
+        .skip(offset)
+        .take(n)
+        .map(|mut j| {
+            j.repo = repo.clone();
+            j
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- virtual clock and ledger
+
+/// What happened when, on the virtual clock: moto stamps its own (real) times, the twin keeps
+/// the virtual ones here and the AWS port hands those to the handlers.
+#[derive(Default)]
+struct Ledger {
+    launched: BTreeMap<String, i64>,
+    terminated: BTreeMap<String, i64>,
+    /// Parameters written (claims, tokens), by name.
+    written: BTreeMap<String, i64>,
+    /// Receipt handle → visibility delay the policy asked for, seconds.
+    retry_delay: HashMap<String, u32>,
+    launch_errors: BTreeMap<String, u64>,
+    failovers: u64,
+}
+
+#[derive(Clone)]
+struct TwinAws {
+    inner: AwsClients,
+    now: Arc<AtomicI64>,
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+impl TwinAws {
+    fn now(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    fn stamp(&self, mut p: Parameter) -> Parameter {
+        if let Some(t) = self.ledger.lock().unwrap().written.get(&p.name) {
+            p.last_modified = Timestamp(*t);
+        }
+        p
+    }
+
+    fn stamp_instance(&self, mut i: Instance) -> Instance {
+        if let Some(t) = self.ledger.lock().unwrap().launched.get(&i.id) {
+            i.launch_time = Timestamp(*t);
+        }
+        i
+    }
+}
+
+impl Aws for TwinAws {
+    async fn get_parameter(
+        &self,
+        name: &str,
+        decrypt: bool,
+    ) -> Result<Option<Parameter>, AwsError> {
+        Ok(self
+            .inner
+            .get_parameter(name, decrypt)
+            .await?
+            .map(|p| self.stamp(p)))
+    }
+
+    async fn get_parameters(&self, names: &[String]) -> Result<Vec<Parameter>, AwsError> {
+        Ok(self
+            .inner
+            .get_parameters(names)
+            .await?
+            .into_iter()
+            .map(|p| self.stamp(p))
+            .collect())
+    }
+
+    async fn parameters_by_path(&self, path: &str) -> Result<Vec<Parameter>, AwsError> {
+        Ok(self
+            .inner
+            .parameters_by_path(path)
+            .await?
+            .into_iter()
+            .map(|p| self.stamp(p))
+            .collect())
+    }
+
+    async fn put_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        kind: ParameterKind<'_>,
+        overwrite: bool,
+    ) -> Result<PutResult, AwsError> {
+        let r = self
+            .inner
+            .put_parameter(name, value, kind, overwrite)
+            .await?;
+        if r == PutResult::Written {
+            self.ledger
+                .lock()
+                .unwrap()
+                .written
+                .insert(name.to_string(), self.now());
+        }
+        Ok(r)
+    }
+
+    async fn put_tagged_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        kind: ParameterKind<'_>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.inner
+            .put_tagged_parameter(name, value, kind, tags)
+            .await?;
+        self.ledger
+            .lock()
+            .unwrap()
+            .written
+            .insert(name.to_string(), self.now());
+        Ok(())
+    }
+
+    async fn delete_parameter(&self, name: &str) -> Result<(), AwsError> {
+        self.inner.delete_parameter(name).await
+    }
+
+    async fn send_message(&self, message: QueueMessage<'_>) -> Result<(), AwsError> {
+        self.inner.send_message(message).await
+    }
+
+    /// The twin's event source mapping holds the messages and honours the delay on the virtual
+    /// clock (moto's visibility timeout is real time).
+    async fn change_visibility(
+        &self,
+        _queue_url: &str,
+        receipt_handle: &str,
+        seconds: u32,
+    ) -> Result<(), AwsError> {
+        self.ledger
+            .lock()
+            .unwrap()
+            .retry_delay
+            .insert(receipt_handle.to_string(), seconds);
+        Ok(())
+    }
+
+    async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.inner.put_object(bucket, key, body, metadata).await
+    }
+
+    async fn head_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        self.inner.head_object(bucket, key).await
+    }
+
+    async fn describe_instances(
+        &self,
+        prefix: &str,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<Instance>, AwsError> {
+        Ok(self
+            .inner
+            .describe_instances(prefix, ids)
+            .await?
+            .into_iter()
+            .map(|i| self.stamp_instance(i))
+            .collect())
+    }
+
+    async fn create_fleet(
+        &self,
+        request: &LaunchRequest,
+        target: &LaunchTarget,
+    ) -> Result<FleetResult, AwsError> {
+        let r = self.inner.create_fleet(request, target).await;
+        let now = self.now();
+        let mut l = self.ledger.lock().unwrap();
+        match &r {
+            Ok(f) => {
+                for id in &f.instance_ids {
+                    l.launched.entry(id.clone()).or_insert(now);
+                }
+                if !f.instance_ids.is_empty() && request.option > 0 {
+                    l.failovers += 1;
+                }
+                for c in &f.error_codes {
+                    *l.launch_errors.entry(c.clone()).or_default() += 1;
+                }
+            }
+            Err(e) => *l.launch_errors.entry(e.code_or_unknown()).or_default() += 1,
+        }
+        r
+    }
+
+    async fn tag_instance(
+        &self,
+        instance_id: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        self.inner.tag_instance(instance_id, tags).await
+    }
+
+    async fn untag_instance(&self, instance_id: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.inner.untag_instance(instance_id, keys).await
+    }
+
+    async fn terminate_instances(&self, instance_ids: &[String]) -> Result<(), AwsError> {
+        self.inner.terminate_instances(instance_ids).await?;
+        let now = self.now();
+        let mut l = self.ledger.lock().unwrap();
+        for id in instance_ids {
+            l.terminated.entry(id.clone()).or_insert(now);
+        }
+        Ok(())
+    }
+}
+
+type TwinCtx = Context<TwinAws, AppGitHub<TwinAws>>;
+
+fn context(w: &World, aws: &TwinAws, f: Function) -> TwinCtx {
+    let settings = w.settings(f);
+    let github = AppGitHub::new(
+        aws.clone(),
+        &settings,
+        RetryPolicy {
+            attempts: 3,
+            max_wait: std::time::Duration::from_millis(50),
+            backoff: std::time::Duration::from_millis(10),
+        },
+    );
+    let metrics = Metrics::new("FlotillaTwin", f.name(), Arc::new(|_: &str| {}));
+    let now = aws.now.clone();
+    Context::new(f, settings, aws.clone(), github, metrics)
+        .with_account("aws", REGION, MOTO_ACCOUNT)
+        .with_clock(Arc::new(move || Timestamp(now.load(Ordering::SeqCst))))
+}
+
+// ---------------------------------------------------------------- the agent's cloud side
+
+struct Cloud {
+    aws: TwinAws,
+    prefix: String,
+}
+
+impl Machines for Cloud {
+    async fn live_instances(&self) -> Result<Vec<MachineInfo>, String> {
+        let all = self
+            .aws
+            .inner
+            .describe_instances(&self.prefix, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(all
+            .into_iter()
+            .filter(|i| i.state.is_live())
+            .map(|i| MachineInfo {
+                id: i.id,
+                tags: BTreeMap::new(),
+            })
+            .collect())
+    }
+
+    async fn take_token(&self, instance_id: &str) -> Result<Option<String>, String> {
+        let name = naming::token_parameter(&self.prefix, instance_id);
+        let p = self
+            .aws
+            .inner
+            .get_parameter(&name, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        if p.is_some() {
+            self.aws
+                .inner
+                .delete_parameter(&name)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(p.map(|p| p.value))
+    }
+
+    async fn terminate(&self, instance_id: &str) -> Result<(), String> {
+        self.aws
+            .terminate_instances(&[instance_id.to_string()])
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The world settings both sides are given: the simulator's measured boot and registration
+/// distributions; every control-plane latency zero, because the twin's loop performs each
+/// handler at one virtual instant (its real duration does not move the virtual clock); no
+/// random interruptions, capacity errors or throttling.
+pub fn world_settings() -> WorldSettings {
+    let zero = Delay::constant(0.0);
+    WorldSettings {
+        webhook_delivery: zero.clone(),
+        scale_up_start: zero.clone(),
+        scale_up_base: zero.clone(),
+        scale_up_per_launch: zero.clone(),
+        schedule_observe: zero.clone(),
+        job_assignment: zero,
+        interruptions: InterruptionModel::None,
+        timeline_points: 0,
+        ..WorldSettings::default()
+    }
+}
+
+// ---------------------------------------------------------------- the event source mapping
+
+struct Held {
+    record: SqsMessage,
+    visible_at: i64,
+    receives: u32,
+}
+
+/// Everything visible in moto moves into `held` (with a long visibility timeout, so moto never
+/// redelivers in real time); the build queue's delay runs on the virtual clock.
+async fn pull(w: &World, held: &mut Vec<Held>, now: i64, delay_ms: i64) {
+    loop {
+        let out = w
+            .direct
+            .sqs
+            .receive_message()
+            .queue_url(&w.queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(43_200)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
+        let msgs = out.messages();
+        if msgs.is_empty() {
+            return;
+        }
+        for m in msgs {
+            let mut rec = SqsMessage::default();
+            rec.message_id = m.message_id().map(str::to_string);
+            rec.receipt_handle = m.receipt_handle().map(str::to_string);
+            rec.body = m.body().map(str::to_string);
+            held.push(Held {
+                record: rec,
+                visible_at: now + delay_ms,
+                receives: 0,
+            });
+        }
+    }
+}
+
+/// What the Lambda event source mapping does, as the simulator models it: batches of up to
+/// `batch_size` visible messages; with a batching window, a short batch waits until the oldest
+/// message has been visible that long. Answers the next time it wants to poll.
+async fn poll(
+    w: &World,
+    ctx: &TwinCtx,
+    aws: &TwinAws,
+    held: &mut Vec<Held>,
+    now: i64,
+    stats: &mut TwinStats,
+) -> Option<i64> {
+    let cfg = &w.config;
+    let batch = cfg.lambda_event_source_mapping_batch_size as usize;
+    let window =
+        i64::from(cfg.lambda_event_source_mapping_maximum_batching_window_in_seconds) * 1000;
+    loop {
+        held.sort_by_key(|h| h.visible_at);
+        let visible = held.iter().filter(|h| h.visible_at <= now).count();
+        if visible == 0 {
+            break;
+        }
+        if window > 0 && visible < batch {
+            let oldest = held[0].visible_at;
+            if oldest + window > now {
+                return Some(oldest + window);
+            }
+        }
+        let take = visible.min(batch);
+        let mut taken: Vec<Held> = held.drain(..take).collect();
+        let records: Vec<SqsMessage> = taken
+            .iter_mut()
+            .map(|h| {
+                h.receives += 1;
+                let mut r = h.record.clone();
+                r.attributes
+                    .insert("ApproximateReceiveCount".into(), h.receives.to_string());
+                r
+            })
+            .collect();
+        stats.scale_up_invocations += 1;
+        let failed: Vec<String> =
+            match handlers::scale_up::handle(ctx, World::sqs_event(records)).await {
+                Ok(resp) => resp
+                    .batch_item_failures
+                    .iter()
+                    .map(|f| f.item_identifier.clone())
+                    .collect(),
+                Err(e) => {
+                    stats.handler_errors.push(format!("scale-up: {e}"));
+                    taken
+                        .iter()
+                        .filter_map(|h| h.record.message_id.clone())
+                        .collect()
+                }
+            };
+        for mut h in taken {
+            let id = h.record.message_id.clone().unwrap_or_default();
+            let receipt = h.record.receipt_handle.clone().unwrap_or_default();
+            if failed.contains(&id) {
+                stats.retried += 1;
+                let delay = aws
+                    .ledger
+                    .lock()
+                    .unwrap()
+                    .retry_delay
+                    .remove(&receipt)
+                    .unwrap_or(WorldSettings::default().queue_visibility_timeout_seconds);
+                h.visible_at = now + i64::from(delay) * 1000;
+                held.push(h);
+            } else {
+                let _ = w
+                    .direct
+                    .sqs
+                    .delete_message()
+                    .queue_url(&w.queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await;
+            }
+        }
+    }
+    held.iter().map(|h| h.visible_at).filter(|t| *t > now).min()
+}
+
+/// Feeds what the fake GitHub emitted to the webhook handler, as GitHub posts it.
+async fn deliver(
+    ctx: &TwinCtx,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<flotilla_testkit::Delivery>,
+    stats: &mut TwinStats,
+) {
+    while let Ok(d) = rx.try_recv() {
+        let mut headers: HashMap<String, String> = d.headers.iter().cloned().collect();
+        headers.insert("content-type".into(), "application/json".into());
+        let req: HttpRequest = serde_json::from_value(serde_json::json!({
+            "headers": headers,
+            "body": d.body,
+            "isBase64Encoded": false,
+            "requestContext": {"requestId": d.id},
+        }))
+        .unwrap();
+        stats.webhooks += 1;
+        match handlers::webhook::handle(ctx, &req).await {
+            Ok(r) if r.status_code < 300 => {}
+            Ok(r) => stats.handler_errors.push(format!(
+                "webhook {} {}: HTTP {}",
+                d.event, d.action, r.status_code
+            )),
+            Err(e) => stats
+                .handler_errors
+                .push(format!("webhook {} {}: {e}", d.event, d.action)),
+        }
+    }
+}
+
+#[derive(Default)]
+struct TwinStats {
+    webhooks: u64,
+    scale_up_invocations: u64,
+    scale_down_invocations: u64,
+    pool_invocations: u64,
+    retried: u64,
+    steps: u64,
+    handler_errors: Vec<String>,
+}
+
+// ---------------------------------------------------------------- one side's numbers
+
+#[derive(Clone, Debug, Default)]
+pub struct Side {
+    pub launched: f64,
+    pub instance_seconds: f64,
+    pub jobs_started: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub mean_wait: f64,
+    pub terminated_by: BTreeMap<String, u64>,
+    pub launch_errors: BTreeMap<String, u64>,
+    pub failovers: u64,
+}
+
+pub struct VariantOutcome {
+    pub table: String,
+    pub failures: Vec<String>,
+}
+
+fn billed_seconds(launch: i64, end: i64) -> f64 {
+    ((end - launch).max(60_000)) as f64 / 1000.0
+}
+
+pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> VariantOutcome {
+    let n: usize = env_num("FLOTILLA_TWIN_JOBS", 80);
+    let offset: usize = env_num("FLOTILLA_TWIN_OFFSET", 3000);
+    let scale: f64 = env_num("FLOTILLA_TWIN_SCALE", 0.0);
+    let seed: u64 = env_num("FLOTILLA_TWIN_SEED", SEED);
+    let jobs = slice(trace, offset, n);
+    if let Ok(level) = std::env::var("FLOTILLA_TWIN_LOG") {
+        flotilla_lambdas::logging::init(&level, std::io::stderr);
+    }
+    assert!(!jobs.is_empty(), "the trace slice is empty");
+    let world_settings = world_settings();
+    let mut failures = Vec::new();
+
+    // ---- the twin
+    let wall = std::time::Instant::now();
+    let w = World::new(&format!("twin-{}", variant.name()), moto, variant.config()).await;
+    let cfg: Config = w.config.clone();
+    let start = jobs[0].queued_at.0;
+    let last_queued = jobs.last().unwrap().queued_at.0;
+    let now = Arc::new(AtomicI64::new(start));
+    let aws = TwinAws {
+        inner: w.aws.clone(),
+        now: now.clone(),
+        ledger: Arc::new(Mutex::new(Ledger::default())),
+    };
+    w.gh.clock().set(start - 1_000);
+    w.gh.set_rate_limit(None, 1_000_000);
+    w.gh.set_webhook(flotilla_testkit::seed::WebhookSpec {
+        url: None,
+        secret: Some(WEBHOOK_SECRET.into()),
+        events: Some(vec!["workflow_job".into(), "workflow_run".into()]),
+    });
+    let mut rx = w.gh.subscribe_webhooks();
+    let mut durations: HashMap<String, Millis> = HashMap::new();
+    for j in &jobs {
+        let name = j.job_id.to_string();
+        durations.insert(name.clone(), j.duration_ms().unwrap_or(0) as i64);
+        w.gh.add_run(&flotilla_testkit::seed::RunSpec {
+            repo: REPO.into(),
+            created_at: Some(flotilla_testkit::clock::rfc3339(j.queued_at.0)),
+            jobs: vec![flotilla_testkit::seed::JobSpec {
+                name,
+                labels: j.labels.to_vec(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .expect("run seeded");
+    }
+    let webhook_ctx = context(&w, &aws, Function::Webhook);
+    let scale_up_ctx = context(&w, &aws, Function::ScaleUp);
+    let scale_down_ctx = context(&w, &aws, Function::ScaleDown);
+    let pool_ctx = context(&w, &aws, Function::Pool);
+
+    // Both sides draw boot and registration delays from the simulator's stream 1 in the order
+    // the events happen, so equal event orders give equal draws.
+    let rng = Arc::new(Mutex::new(SimRng::fork(seed, 1)));
+    let (r1, r2) = (rng.clone(), rng.clone());
+    let (boot, reg) = (
+        world_settings.instance_boot.clone(),
+        world_settings.runner_registration.clone(),
+    );
+    let cfg_for_name = cfg.clone();
+    let mut agent = Agent::new(
+        w.gh.clone(),
+        Cloud {
+            aws: aws.clone(),
+            prefix: w.prefix.clone(),
+        },
+        AgentSettings {
+            jit: cfg.jit_config(),
+            ephemeral: cfg.enable_ephemeral_runners,
+            labels: cfg.runner_extra_labels.clone(),
+            runner_name: Box::new(move |id| naming::runner_name(&cfg_for_name, id)),
+            boot_delay: Box::new(move || r1.lock().unwrap().sample(&boot)),
+            registration_delay: Box::new(move || r2.lock().unwrap().sample(&reg)),
+            ephemeral_shutdown_ms: (world_settings.ephemeral_shutdown.mean_seconds() * 1000.0)
+                as i64,
+            job_duration: Box::new(move |j| durations.get(&j.name).copied().unwrap_or(0)),
+            token_wait_ms: i64::from(cfg.runner_boot_time_in_minutes) * 60_000,
+        },
+    );
+
+    let scale_down: Schedule =
+        parse_schedule_expression(&cfg.scale_down_schedule_expression, None).unwrap();
+    let pools: Vec<(u32, Schedule)> = cfg
+        .pool_config
+        .iter()
+        .map(|p| {
+            (
+                p.size,
+                parse_schedule_expression(
+                    &p.schedule_expression,
+                    p.schedule_expression_timezone.as_deref(),
+                )
+                .unwrap(),
+            )
+        })
+        .collect();
+    let mut next_scale_down = scale_down.next_after(Timestamp(start)).map(|t| t.0);
+    let mut next_pool: Vec<Option<i64>> = pools
+        .iter()
+        .map(|(_, s)| s.next_after(Timestamp(start)).map(|t| t.0))
+        .collect();
+    let queue_times: Vec<i64> = jobs.iter().map(|j| j.queued_at.0).collect();
+    let delay_ms = i64::from(cfg.delay_webhook_event) * 1000;
+    let mut held: Vec<Held> = Vec::new();
+    let mut stats = TwinStats::default();
+    let mut t = start;
+    let end;
+    loop {
+        stats.steps += 1;
+        now.store(t, Ordering::SeqCst);
+        w.gh.clock().set(t);
+        w.gh.tick();
+        deliver(&webhook_ctx, &mut rx, &mut stats).await;
+        pull(&w, &mut held, t, delay_ms).await;
+        let mut next_poll = poll(&w, &scale_up_ctx, &aws, &mut held, t, &mut stats).await;
+        agent.step(t).await;
+        deliver(&webhook_ctx, &mut rx, &mut stats).await;
+        // A job that runs 0 s (cancelled in the trace) is due at the instant it starts.
+        let mut passes = 0;
+        while agent.next_due().is_some_and(|d| d <= t) && passes < 10 {
+            agent.step(t).await;
+            deliver(&webhook_ctx, &mut rx, &mut stats).await;
+            passes += 1;
+        }
+        let mut scheduled = false;
+        if next_scale_down.is_some_and(|s| s <= t) {
+            stats.scale_down_invocations += 1;
+            if let Err(e) = handlers::scale_down::handle(&scale_down_ctx).await {
+                stats.handler_errors.push(format!("scale-down: {e}"));
+            }
+            next_scale_down = scale_down.next_after(Timestamp(t)).map(|x| x.0);
+            scheduled = true;
+        }
+        for (i, (size, sched)) in pools.iter().enumerate() {
+            if next_pool[i].is_some_and(|s| s <= t) {
+                stats.pool_invocations += 1;
+                if let Err(e) =
+                    handlers::pool::handle(&pool_ctx, serde_json::json!({"pool_size": size})).await
+                {
+                    stats.handler_errors.push(format!("pool: {e}"));
+                }
+                next_pool[i] = sched.next_after(Timestamp(t)).map(|x| x.0);
+                scheduled = true;
+            }
+        }
+        if scheduled {
+            pull(&w, &mut held, t, delay_ms).await;
+            if let Some(p) = poll(&w, &scale_up_ctx, &aws, &mut held, t, &mut stats).await {
+                next_poll = Some(next_poll.map_or(p, |q| q.min(p)));
+            }
+            agent.step(t).await;
+            deliver(&webhook_ctx, &mut rx, &mut stats).await;
+        }
+        let all_done = t >= last_queued
+            && w.gh.jobs().iter().all(|j| j.state == JobState::Completed)
+            && held.is_empty();
+        let live = {
+            let l = aws.ledger.lock().unwrap();
+            l.launched
+                .keys()
+                .filter(|id| !l.terminated.contains_key(*id))
+                .count()
+        };
+        let live_agent = agent
+            .records()
+            .values()
+            .filter(|r| r.gone_at.is_none())
+            .count();
+        if all_done && live == 0 && live_agent == 0 {
+            end = t;
+            break;
+        }
+        if t > last_queued + DRAIN_MS {
+            failures.push(format!(
+                "{}: the twin did not drain within {} h of the last job ({live} instances live)",
+                variant.name(),
+                DRAIN_MS / 3_600_000
+            ));
+            end = t;
+            break;
+        }
+        let candidates = [
+            queue_times.iter().copied().find(|q| *q > t),
+            agent.next_due(),
+            next_poll,
+            held.iter().map(|h| h.visible_at).filter(|v| *v > t).min(),
+            next_scale_down,
+        ];
+        let next = candidates
+            .into_iter()
+            .flatten()
+            .chain(next_pool.iter().flatten().copied())
+            .filter(|x| *x > t)
+            .min()
+            .unwrap_or(t + 60_000);
+        if std::env::var("FLOTILLA_TWIN_DEBUG").is_ok() {
+            let states: Vec<String> = agent
+                .records()
+                .values()
+                .filter(|r| r.gone_at.is_none())
+                .map(|r| format!("{} {:?}", r.id, r.state))
+                .collect();
+            crate::support::report(&format!(
+                "step {t} +{} s → +{} s; due {:?} {:?}; {:?}",
+                (t - start) / 1000,
+                (next - start) / 1000,
+                agent.next_due().map(|d| (d - start) / 1000),
+                agent.next_due(),
+                states
+            ));
+        }
+        if scale > 0.0 {
+            let real = ((next - t) as f64 / scale / 1000.0).min(5.0);
+            tokio::time::sleep(std::time::Duration::from_secs_f64(real)).await;
+        }
+        t = next;
+    }
+    let twin_wall = wall.elapsed();
+    if std::env::var("FLOTILLA_TWIN_DEBUG").is_ok() {
+        for r in agent.records().values() {
+            crate::support::report(&format!(
+                "instance {} seen +{} s, registered {:?}, gone {:?}, launched(ledger) {:?}, state {:?}",
+                r.id,
+                (r.seen_at - start) / 1000,
+                r.registered_at.map(|x| (x - start) / 1000),
+                r.gone_at.map(|x| (x - start) / 1000),
+                aws.ledger.lock().unwrap().launched.get(&r.id).map(|x| (x - start) / 1000),
+                r.state
+            ));
+        }
+        for j in w.gh.jobs() {
+            crate::support::report(&format!(
+                "job {} queued +{} s started {:?} completed {:?} runner {:?}",
+                j.name,
+                (j.created_at - start) / 1000,
+                j.started_at.map(|x| (x - start) / 1000),
+                j.completed_at.map(|x| (x - start) / 1000),
+                j.runner_name
+            ));
+        }
+    }
+
+    // Twin numbers.
+    let gh_jobs = w.gh.jobs();
+    let mut waits: Vec<f64> = gh_jobs
+        .iter()
+        .filter(|j| j.run_attempt == 1)
+        .filter_map(|j| j.started_at.map(|s| (s - j.created_at) as f64 / 1000.0))
+        .collect();
+    waits.sort_by(f64::total_cmp);
+    let twin = {
+        let ledger = aws.ledger.lock().unwrap();
+        let mut twin = Side {
+            launched: ledger.launched.len() as f64,
+            instance_seconds: ledger
+                .launched
+                .iter()
+                .map(|(id, l)| {
+                    billed_seconds(*l, ledger.terminated.get(id).copied().unwrap_or(end))
+                })
+                .sum(),
+            jobs_started: waits.len() as f64,
+            p50: percentile(&waits, 50.0),
+            p95: percentile(&waits, 95.0),
+            mean_wait: waits.iter().sum::<f64>() / waits.len().max(1) as f64,
+            launch_errors: ledger.launch_errors.clone(),
+            failovers: ledger.failovers,
+            ..Side::default()
+        };
+        let by_agent = agent
+            .records()
+            .values()
+            .filter(|r| r.terminated_by_agent)
+            .count() as u64;
+        twin.terminated_by
+            .insert("agent (ephemeral done)".into(), by_agent);
+        twin.terminated_by
+            .insert("handlers".into(), ledger.terminated.len() as u64 - by_agent);
+        twin
+    };
+
+    // Leaks and errors.
+    let live = w.live_instances().await;
+    if !live.is_empty() {
+        failures.push(format!(
+            "{}: {} instances leaked: {:?}",
+            variant.name(),
+            live.len(),
+            live.iter().map(|i| &i.id).collect::<Vec<_>>()
+        ));
+    }
+    let tokens = w.token_parameters().await;
+    if !tokens.is_empty() {
+        failures.push(format!(
+            "{}: {} tokens leaked: {tokens:?}",
+            variant.name(),
+            tokens.len()
+        ));
+    }
+    for e in stats.handler_errors.iter().take(5) {
+        failures.push(format!("{}: handler error: {e}", variant.name()));
+    }
+    for e in agent.errors().iter().take(5) {
+        failures.push(format!("{}: agent error: {e}", variant.name()));
+    }
+    let vf = w.gh.validation_failures();
+    if !vf.is_empty() {
+        failures.push(format!("{}: OpenAPI violations: {vf:?}", variant.name()));
+    }
+
+    // ---- the simulator
+    let mut book = flotilla_sim::demo::demo_price_book();
+    book.align_to(jobs[0].queued_at, jobs.last().unwrap().queued_at);
+    let scenario = Scenario {
+        config: cfg.clone(),
+        world: world_settings.clone(),
+        prices: book,
+        jobs: jobs.clone(),
+        seed,
+        trace_description: "twin slice".into(),
+        prices_description: "built-in".into(),
+        notes: Vec::new(),
+    };
+    let sim_wall = std::time::Instant::now();
+    let out = replay(&scenario).expect("simulator runs");
+    let sim_wall = sim_wall.elapsed();
+    let r = &out.report;
+    let sim = Side {
+        launched: r.instances.launched as f64,
+        instance_seconds: r.instances.billed_instance_hours * 3600.0,
+        jobs_started: out.waits.len() as f64,
+        p50: r.wait_seconds.p50,
+        p95: r.wait_seconds.p95,
+        mean_wait: r.wait_seconds.mean,
+        terminated_by: r.instances.terminated.clone(),
+        launch_errors: r.instances.launch_errors.clone(),
+        failovers: r.instances.failovers,
+    };
+
+    // ---- side by side
+    let mut table = String::new();
+    let span_h = (last_queued - start) as f64 / 3_600_000.0;
+    let _ = writeln!(
+        table,
+        "\n==== twin vs simulator: {} runners, {} linux jobs of the trace from #{offset} ({:.1} h of queueing, {})",
+        variant.name(),
+        jobs.len(),
+        span_h,
+        flotilla_testkit::clock::rfc3339(start),
+    );
+    let _ = writeln!(
+        table,
+        "config: contract defaults + runners_maximum_count {}, delay_webhook_event {} s, scale-down {}, minimum_running_time {:?} min, jit {}",
+        cfg.runners_maximum_count,
+        cfg.delay_webhook_event,
+        cfg.scale_down_schedule_expression,
+        cfg.minimum_running_time_in_minutes,
+        cfg.jit_config()
+    );
+    let _ = writeln!(
+        table,
+        "{:<20} {:>12} {:>12} {:>10} {:>9}  check",
+        "metric", "twin", "simulator", "diff", "diff %"
+    );
+    let rows: [(&str, f64, f64, bool); 5] = [
+        ("instances launched", twin.launched, sim.launched, false),
+        (
+            "instance-seconds",
+            twin.instance_seconds,
+            sim.instance_seconds,
+            false,
+        ),
+        ("jobs started", twin.jobs_started, sim.jobs_started, false),
+        ("p50 wait (s)", twin.p50, sim.p50, true),
+        ("p95 wait (s)", twin.p95, sim.p95, true),
+    ];
+    for (name, a, b, is_wait) in rows {
+        let diff = a - b;
+        let rel = if b.abs() > 0.0 {
+            diff / b
+        } else if a == 0.0 {
+            0.0
+        } else {
+            1.0
+        };
+        let ok = if is_wait {
+            rel.abs() <= WAIT_TOLERANCE || diff.abs() <= WAIT_FLOOR_SECONDS
+        } else {
+            rel.abs() <= COUNT_TOLERANCE
+        };
+        let tol = if is_wait {
+            format!(
+                "≤ {:.0} % or ≤ {WAIT_FLOOR_SECONDS} s",
+                WAIT_TOLERANCE * 100.0
+            )
+        } else {
+            format!("≤ {:.0} %", COUNT_TOLERANCE * 100.0)
+        };
+        let _ = writeln!(
+            table,
+            "{name:<20} {a:>12.1} {b:>12.1} {diff:>10.1} {:>8.1}%  {} ({tol})",
+            rel * 100.0,
+            if ok { "ok" } else { "DRIFT" }
+        );
+        if !ok {
+            failures.push(format!(
+                "{}: {name}: twin {a:.1} vs simulator {b:.1} ({:+.1} %, tolerance {tol})",
+                variant.name(),
+                rel * 100.0
+            ));
+        }
+    }
+    let _ = writeln!(
+        table,
+        "{:<20} {:>12.1} {:>12.1}   (not checked)",
+        "mean wait (s)", twin.mean_wait, sim.mean_wait
+    );
+    let _ = writeln!(
+        table,
+        "terminations: twin {:?}; simulator {:?}",
+        twin.terminated_by, sim.terminated_by
+    );
+    let _ = writeln!(
+        table,
+        "launch errors: twin {:?}, failovers {}; simulator {:?}, failovers {}",
+        twin.launch_errors, twin.failovers, sim.launch_errors, sim.failovers
+    );
+    let _ = writeln!(
+        table,
+        "twin: {} steps, {} webhooks, {} scale-up / {} scale-down / {} pool invocations, {} messages retried, leaked instances {}, leaked tokens {}; wall {:.1} s (simulator {:.3} s)",
+        stats.steps,
+        stats.webhooks,
+        stats.scale_up_invocations,
+        stats.scale_down_invocations,
+        stats.pool_invocations,
+        stats.retried,
+        live.len(),
+        tokens.len(),
+        twin_wall.as_secs_f64(),
+        sim_wall.as_secs_f64()
+    );
+    VariantOutcome { table, failures }
+}
