@@ -121,3 +121,34 @@ run "contract" {
     error_message = "The SSM config JSON keys must be exactly CONFIG_FIELDS of core/src/config.rs."
   }
 }
+
+# Each pool schedule sends the input the pool function reads (contract `schedule_inputs.pool`):
+# the keys are the contract's and the size is the entry's own.
+run "pool_schedule_input" {
+  command = apply
+
+  variables {
+    enable_organization_runners = true
+    pool_runner_owner           = "acme"
+    runners_maximum_count       = 5
+    pool_config = [
+      { schedule_expression = "cron(0/10 8-17 ? * MON-FRI *)", schedule_expression_timezone = "Europe/Amsterdam", size = 2 },
+      { schedule_expression = "rate(30 minutes)", size = 1 },
+    ]
+  }
+
+  assert {
+    condition     = length(output.schedules.pool) == 2
+    error_message = "One schedule per pool_config entry."
+  }
+  assert {
+    condition = alltrue([for s in output.schedules.pool :
+      sort(keys(jsondecode(s.input))) == sort([for k in keys(var.contract.schedule_inputs.pool) : k if k != "$comment"])
+    ])
+    error_message = "A pool schedule's input must have exactly the contract's schedule_inputs.pool keys: ${jsonencode([for s in output.schedules.pool : s.input])}."
+  }
+  assert {
+    condition     = [for s in output.schedules.pool : jsondecode(s.input).pool_size] == [2, 1]
+    error_message = "Each pool schedule sends its own entry's size."
+  }
+}

@@ -94,6 +94,6 @@ output "schedules" {
   description = "Schedules: scale-down rule and pool schedules."
   value = {
     scale_down = { name = aws_cloudwatch_event_rule.scale_down.name, schedule_expression = aws_cloudwatch_event_rule.scale_down.schedule_expression }
-    pool       = [for s in aws_scheduler_schedule.pool : { name = s.name, schedule_expression = s.schedule_expression, timezone = s.schedule_expression_timezone }]
+    pool       = [for s in aws_scheduler_schedule.pool : { name = s.name, schedule_expression = s.schedule_expression, timezone = s.schedule_expression_timezone, input = s.target[0].input }]
   }
 }
