@@ -109,6 +109,29 @@ pub fn slice(path: &PathBuf, offset: usize, n: usize) -> Vec<TraceJob> {
         .collect()
 }
 
+/// A warm function's life on the virtual clock (fresh GitHub installation tokens).
+const CONTEXT_LIFETIME_MS: i64 = 45 * 60_000;
+
+/// The slice moved by whole days so that it starts after the system clock: virtual time then
+/// runs ahead of the system clock, which octocrab judges token expiry by (a trace date in the
+/// past would make it mint a token for every call). Whole days keep every cron phase, and the
+/// simulator replays the same shifted jobs.
+pub fn shift_to_now(mut jobs: Vec<TraceJob>) -> Vec<TraceJob> {
+    const DAY: i64 = 86_400_000;
+    let Some(first) = jobs.first().map(|j| j.queued_at.0) else {
+        return jobs;
+    };
+    let now = flotilla_testkit::clock::system_now_ms();
+    let days = ((now - first) / DAY + 1).max(0);
+    let shift = days * DAY;
+    for j in &mut jobs {
+        j.queued_at = Timestamp(j.queued_at.0 + shift);
+        j.started_at = j.started_at.map(|t| Timestamp(t.0 + shift));
+        j.completed_at = j.completed_at.map(|t| Timestamp(t.0 + shift));
+    }
+    jobs
+}
+
 // ---------------------------------------------------------------- virtual clock and ledger
 
 /// What happened when, on the virtual clock: moto stamps its own (real) times, the twin keeps
@@ -353,24 +376,39 @@ fn context(w: &World, aws: &TwinAws, f: Function) -> TwinCtx {
 struct Cloud {
     aws: TwinAws,
     prefix: String,
+    /// moto's answer, kept while no instance was launched or terminated (every launch and
+    /// termination goes through [`TwinAws`]): moto is single-threaded Python and DescribeInstances
+    /// is its most expensive call.
+    cached: Mutex<Option<(usize, Vec<MachineInfo>)>>,
 }
 
 impl Machines for Cloud {
     async fn live_instances(&self) -> Result<Vec<MachineInfo>, String> {
+        let version = {
+            let l = self.aws.ledger.lock().unwrap();
+            l.launched.len() + l.terminated.len()
+        };
+        if let Some((v, list)) = self.cached.lock().unwrap().as_ref() {
+            if *v == version {
+                return Ok(list.clone());
+            }
+        }
         let all = self
             .aws
             .inner
             .describe_instances(&self.prefix, None)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(all
+        let list: Vec<MachineInfo> = all
             .into_iter()
             .filter(|i| i.state.is_live())
             .map(|i| MachineInfo {
                 id: i.id,
                 tags: BTreeMap::new(),
             })
-            .collect())
+            .collect();
+        *self.cached.lock().unwrap() = Some((version, list.clone()));
+        Ok(list)
     }
 
     async fn take_token(&self, instance_id: &str) -> Result<Option<String>, String> {
@@ -613,7 +651,7 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
     let offset: usize = env_num("FLOTILLA_TWIN_OFFSET", 3000);
     let scale: f64 = env_num("FLOTILLA_TWIN_SCALE", 0.0);
     let seed: u64 = env_num("FLOTILLA_TWIN_SEED", SEED);
-    let jobs = slice(trace, offset, n);
+    let jobs = shift_to_now(slice(trace, offset, n));
     if let Ok(level) = std::env::var("FLOTILLA_TWIN_LOG") {
         flotilla_lambdas::logging::init(&level, std::io::stderr);
     }
@@ -623,6 +661,15 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
 
     // ---- the twin
     let wall = std::time::Instant::now();
+    if std::env::var("FLOTILLA_TWIN_OWNS_MOTO").is_ok_and(|v| v == "1") {
+        // scripts/twin started this moto for the twin alone: forget the previous variant's
+        // instances (moto filters DescribeInstances over every instance it holds).
+        let url = format!("{moto}/moto-api/reset");
+        let status = flotilla_testkit::client::request("POST", &url, &[], None)
+            .await
+            .map(|r| r.status);
+        assert_eq!(status.ok(), Some(200), "moto reset at {url}");
+    }
     let w = World::new(&format!("twin-{}", variant.name()), moto, variant.config()).await;
     let cfg: Config = w.config.clone();
     let start = jobs[0].queued_at.0;
@@ -657,10 +704,11 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         })
         .expect("run seeded");
     }
-    let webhook_ctx = context(&w, &aws, Function::Webhook);
-    let scale_up_ctx = context(&w, &aws, Function::ScaleUp);
-    let scale_down_ctx = context(&w, &aws, Function::ScaleDown);
-    let pool_ctx = context(&w, &aws, Function::Pool);
+    let mut webhook_ctx = context(&w, &aws, Function::Webhook);
+    let mut scale_up_ctx = context(&w, &aws, Function::ScaleUp);
+    let mut scale_down_ctx = context(&w, &aws, Function::ScaleDown);
+    let mut pool_ctx = context(&w, &aws, Function::Pool);
+    let mut contexts_born = start;
 
     // Both sides draw boot and registration delays from the simulator's stream 1 in the order
     // the events happen, so equal event orders give equal draws.
@@ -676,6 +724,7 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         Cloud {
             aws: aws.clone(),
             prefix: w.prefix.clone(),
+            cached: Mutex::new(None),
         },
         AgentSettings {
             jit: cfg.jit_config(),
@@ -716,15 +765,30 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
     let delay_ms = i64::from(cfg.delay_webhook_event) * 1000;
     let mut held: Vec<Held> = Vec::new();
     let mut stats = TwinStats::default();
+    let mut pulled_at = 0;
     let mut t = start;
     let end;
     loop {
         stats.steps += 1;
+        // Installation tokens live one hour of the fake's (virtual) clock while octocrab judges
+        // them by the system clock: the functions start cold every 45 virtual minutes, as
+        // Lambdas do, and mint fresh ones.
+        if t - contexts_born > CONTEXT_LIFETIME_MS {
+            webhook_ctx = context(&w, &aws, Function::Webhook);
+            scale_up_ctx = context(&w, &aws, Function::ScaleUp);
+            scale_down_ctx = context(&w, &aws, Function::ScaleDown);
+            pool_ctx = context(&w, &aws, Function::Pool);
+            contexts_born = t;
+        }
         now.store(t, Ordering::SeqCst);
         w.gh.clock().set(t);
         w.gh.tick();
         deliver(&webhook_ctx, &mut rx, &mut stats).await;
-        pull(&w, &mut held, t, delay_ms).await;
+        // Only the webhook handler sends to the build queue.
+        if stats.webhooks > pulled_at {
+            pull(&w, &mut held, t, delay_ms).await;
+            pulled_at = stats.webhooks;
+        }
         let mut next_poll = poll(&w, &scale_up_ctx, &aws, &mut held, t, &mut stats).await;
         agent.step(t).await;
         deliver(&webhook_ctx, &mut rx, &mut stats).await;
@@ -757,7 +821,6 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             }
         }
         if scheduled {
-            pull(&w, &mut held, t, delay_ms).await;
             if let Some(p) = poll(&w, &scale_up_ctx, &aws, &mut held, t, &mut stats).await {
                 next_poll = Some(next_poll.map_or(p, |q| q.min(p)));
             }
