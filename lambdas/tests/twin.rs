@@ -11,7 +11,7 @@
 //! Environment: `FLOTILLA_MOTO_URL` (else skipped, loudly), `FLOTILLA_TWIN_JOBS` (slice length,
 //! default 80), `FLOTILLA_TWIN_OFFSET` (first linux job of the slice, default 3000),
 //! `FLOTILLA_TWIN_SCALE` (virtual seconds per real second to pace the loop; default 0: unpaced),
-//! `FLOTILLA_TWIN_VARIANTS` (`reusable,ephemeral`), `FLOTILLA_TWIN_SEED` (default 1).
+//! `FLOTILLA_TWIN_VARIANTS` (`reusable,ephemeral,faults`), `FLOTILLA_TWIN_SEED` (default 1).
 
 mod support;
 #[path = "twin/mod.rs"]
@@ -38,6 +38,7 @@ async fn twin_agrees_with_the_simulator() {
         let variant = match v {
             "reusable" => Variant::Reusable,
             "ephemeral" => Variant::Ephemeral,
+            "faults" => Variant::Faults,
             other => panic!("FLOTILLA_TWIN_VARIANTS: unknown variant {other}"),
         };
         let outcome = run_variant(&moto, &trace, variant).await;

@@ -48,6 +48,10 @@ const SEED: u64 = 1;
 pub enum Variant {
     Reusable,
     Ephemeral,
+    /// Ephemeral runners of one instance type whose spot capacity is exhausted (the fault proxy
+    /// answers InsufficientInstanceCapacity; the simulator's capacity rule makes it unavailable),
+    /// with on-demand failover configured, and GitHub answering 429 to runner listings.
+    Faults,
 }
 
 impl Variant {
@@ -55,6 +59,7 @@ impl Variant {
         match self {
             Variant::Reusable => "reusable",
             Variant::Ephemeral => "ephemeral",
+            Variant::Faults => "faults",
         }
     }
 
@@ -62,13 +67,47 @@ impl Variant {
     /// otherwise) with the region of moto and the price table, a maximum that lets a burst of
     /// the trace through, and the runner kind.
     pub fn config(self) -> serde_json::Value {
-        serde_json::json!({
+        let mut c = serde_json::json!({
             "aws_region": REGION,
             "runners_maximum_count": 30,
-            "enable_ephemeral_runners": self == Variant::Ephemeral,
-        })
+            "enable_ephemeral_runners": self != Variant::Reusable,
+        });
+        if self == Variant::Faults {
+            c["instance_types"] = serde_json::json!([FAULT_TYPE]);
+            c["enable_runner_on_demand_failover_for_errors"] =
+                serde_json::json!(["InsufficientInstanceCapacity"]);
+        }
+        c
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Variant::Reusable => "reusable runners",
+            Variant::Ephemeral => "ephemeral runners",
+            Variant::Faults => "FAULTS: ephemeral, m5.large only, its spot capacity exhausted, on-demand failover, 6 GitHub 429s",
+        }
+    }
+
+    /// What the simulator is told about the same faults.
+    fn world(self) -> WorldSettings {
+        let mut w = world_settings();
+        if self == Variant::Faults {
+            w.capacity = vec![flotilla_sim::settings::CapacityRule {
+                instance_type: FAULT_TYPE.into(),
+                capacity_type: Some("spot".into()),
+                unavailable_probability: 1.0,
+            }];
+        }
+        w
     }
 }
+
+/// The instance type of the fault run, without spot capacity.
+const FAULT_TYPE: &str = "m5.large";
+/// GitHub answers this many runner listings with 429 (`retry-after: 1`) in the fault run.
+const FAULT_GITHUB_429S: u32 = 6;
+
+impl Variant {}
 
 pub fn trace_path() -> Option<PathBuf> {
     let dir = std::env::var("FLOTILLA_DATA_DIR")
@@ -316,11 +355,14 @@ impl Aws for TwinAws {
                 for id in &f.instance_ids {
                     l.launched.entry(id.clone()).or_insert(now);
                 }
-                if !f.instance_ids.is_empty() && request.option > 0 {
-                    l.failovers += 1;
+                if request.option > 0 {
+                    l.failovers += f.instance_ids.len() as u64;
                 }
-                for c in &f.error_codes {
-                    *l.launch_errors.entry(c.clone()).or_default() += 1;
+                // As the simulator counts: a call that launched nothing, by its first code.
+                if f.instance_ids.is_empty() {
+                    if let Some(c) = f.error_codes.first() {
+                        *l.launch_errors.entry(c.clone()).or_default() += 1;
+                    }
                 }
             }
             Err(e) => *l.launch_errors.entry(e.code_or_unknown()).or_default() += 1,
@@ -358,11 +400,9 @@ fn context(w: &World, aws: &TwinAws, f: Function) -> TwinCtx {
     let github = AppGitHub::new(
         aws.clone(),
         &settings,
-        RetryPolicy {
-            attempts: 3,
-            max_wait: std::time::Duration::from_millis(50),
-            backoff: std::time::Duration::from_millis(10),
-        },
+        // Production's: 3 tries, rate-limit waits up to 5 s (real time; the virtual clock
+        // stands still meanwhile), 200 ms backoff.
+        RetryPolicy::default(),
     );
     let metrics = Metrics::new("FlotillaTwin", f.name(), Arc::new(|_: &str| {}));
     let now = aws.now.clone();
@@ -656,7 +696,7 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         flotilla_lambdas::logging::init(&level, std::io::stderr);
     }
     assert!(!jobs.is_empty(), "the trace slice is empty");
-    let world_settings = world_settings();
+    let world_settings = variant.world();
     let mut failures = Vec::new();
 
     // ---- the twin
@@ -688,6 +728,16 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         events: Some(vec!["workflow_job".into(), "workflow_run".into()]),
     });
     let mut rx = w.gh.subscribe_webhooks();
+    if variant == Variant::Faults {
+        w.proxy.state.faults.lock().unwrap().exhausted =
+            vec![("spot".to_string(), FAULT_TYPE.to_string())];
+        w.gh.inject_fault(
+            flotilla_testkit::seed::FaultSpec::new("GET", "/repos/{owner}/{repo}/actions/runners")
+                .status(429)
+                .retry_after(1)
+                .times(FAULT_GITHUB_429S),
+        );
+    }
     let mut durations: HashMap<String, Millis> = HashMap::new();
     for j in &jobs {
         let name = j.job_id.to_string();
@@ -1018,8 +1068,8 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
     let span_h = (last_queued - start) as f64 / 3_600_000.0;
     let _ = writeln!(
         table,
-        "\n==== twin vs simulator: {} runners, {} linux jobs of the trace from #{offset} ({:.1} h of queueing, {})",
-        variant.name(),
+        "\n==== twin vs simulator: {}, {} linux jobs of the trace from #{offset} ({:.1} h of queueing, {})",
+        variant.describe(),
         jobs.len(),
         span_h,
         flotilla_testkit::clock::rfc3339(start),
@@ -1091,6 +1141,47 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         "{:<20} {:>12.1} {:>12.1}   (not checked)",
         "mean wait (s)", twin.mean_wait, sim.mean_wait
     );
+    if variant == Variant::Faults {
+        let twin_ice = twin
+            .launch_errors
+            .get("InsufficientInstanceCapacity")
+            .copied()
+            .unwrap_or(0);
+        let sim_ice = sim
+            .launch_errors
+            .get("InsufficientInstanceCapacity")
+            .copied()
+            .unwrap_or(0);
+        let answered_429 = w.gh.requests().iter().filter(|r| r.status == 429).count();
+        for (name, a, b) in [
+            ("on-demand failovers", twin.failovers, sim.failovers),
+            ("spot launches ICE", twin_ice, sim_ice),
+        ] {
+            let ok = a == b && a > 0;
+            let _ = writeln!(
+                table,
+                "{name:<20} {a:>12} {b:>12} {:>10}           {} (equal, > 0)",
+                a as i64 - b as i64,
+                if ok { "ok" } else { "DRIFT" }
+            );
+            if !ok {
+                failures.push(format!(
+                    "{}: {name}: twin {a} vs simulator {b} (must be equal and > 0)",
+                    variant.name()
+                ));
+            }
+        }
+        let _ = writeln!(
+            table,
+            "GitHub 429s answered {answered_429} (simulator: no rate-limit answers modelled; the client's retries absorb them)"
+        );
+        if answered_429 != FAULT_GITHUB_429S as usize {
+            failures.push(format!(
+                "{}: {answered_429} GitHub 429s answered, {FAULT_GITHUB_429S} injected",
+                variant.name()
+            ));
+        }
+    }
     let _ = writeln!(
         table,
         "terminations: twin {:?}; simulator {:?}",
