@@ -39,6 +39,7 @@ async fn twin_agrees_with_the_simulator() {
             "reusable" => Variant::Reusable,
             "ephemeral" => Variant::Ephemeral,
             "faults" => Variant::Faults,
+            "deployed" => Variant::Deployed,
             other => panic!("FLOTILLA_TWIN_VARIANTS: unknown variant {other}"),
         };
         let outcome = run_variant(&moto, &trace, variant).await;

@@ -40,7 +40,7 @@ pub const WAIT_TOLERANCE: f64 = 0.10;
 /// by more than 10 % with one job's boot draw): |a − b| ≤ this.
 pub const WAIT_FLOOR_SECONDS: f64 = 3.0;
 /// The twin gives up this long (virtual) after the last job was queued.
-const DRAIN_MS: i64 = 8 * 3_600_000;
+const DRAIN_MS: i64 = 24 * 3_600_000;
 /// Seed of both sides' boot and registration draws.
 const SEED: u64 = 1;
 
@@ -52,6 +52,10 @@ pub enum Variant {
     /// answers InsufficientInstanceCapacity; the simulator's capacity rule makes it unavailable),
     /// with on-demand failover configured, and GitHub answering 429 to runner listings.
     Faults,
+    /// What the `default` Terraform example deploys: its policy config, build-queue delay and
+    /// scale-down schedule read from `terraform output -json` of the example applied to moto
+    /// (`terraform/tests/run.sh --keep`; file in `FLOTILLA_TWIN_TF_OUTPUTS`).
+    Deployed,
 }
 
 impl Variant {
@@ -60,6 +64,7 @@ impl Variant {
             Variant::Reusable => "reusable",
             Variant::Ephemeral => "ephemeral",
             Variant::Faults => "faults",
+            Variant::Deployed => "deployed",
         }
     }
 
@@ -67,6 +72,14 @@ impl Variant {
     /// otherwise) with the region of moto and the price table, a maximum that lets a burst of
     /// the trace through, and the runner kind.
     pub fn config(self) -> serde_json::Value {
+        if self == Variant::Deployed {
+            let d = deployed();
+            let mut c = d.config;
+            // The example deploys to eu-west-1; the twin's moto answers in us-east-1 and the
+            // built-in price table is us-east-1's. Nothing else in the policy reads the region.
+            c["aws_region"] = REGION.into();
+            return c;
+        }
         let mut c = serde_json::json!({
             "aws_region": REGION,
             "runners_maximum_count": 30,
@@ -85,6 +98,7 @@ impl Variant {
             Variant::Reusable => "reusable runners",
             Variant::Ephemeral => "ephemeral runners",
             Variant::Faults => "FAULTS: ephemeral, m5.large only, its spot capacity exhausted, on-demand failover, 6 GitHub 429s",
+            Variant::Deployed => "DEPLOYED: the default Terraform example's config, queue delay and schedule (applied to moto)",
         }
     }
 
@@ -99,6 +113,44 @@ impl Variant {
             }];
         }
         w
+    }
+}
+
+/// What the applied `default` example says (see [`Variant::Deployed`]).
+pub struct Deployed {
+    pub config: serde_json::Value,
+    pub queue_delay_seconds: u32,
+    pub scale_down_schedule: String,
+    pub pool_schedules: usize,
+}
+
+pub fn deployed_outputs() -> Option<PathBuf> {
+    std::env::var("FLOTILLA_TWIN_TF_OUTPUTS")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+pub fn deployed() -> Deployed {
+    let path = deployed_outputs().expect("FLOTILLA_TWIN_TF_OUTPUTS names the outputs file");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let o: serde_json::Value = serde_json::from_str(&text).expect("terraform output -json");
+    let config_json = o["config"]["value"]["json"]
+        .as_str()
+        .expect("output config.json");
+    Deployed {
+        config: serde_json::from_str(config_json).expect("the deployed config is JSON"),
+        queue_delay_seconds: o["queues"]["value"]["build_queue"]["delay_seconds"]
+            .as_u64()
+            .expect("output queues.build_queue.delay_seconds") as u32,
+        scale_down_schedule: o["schedules"]["value"]["scale_down"]["schedule_expression"]
+            .as_str()
+            .expect("output schedules.scale_down.schedule_expression")
+            .to_string(),
+        pool_schedules: o["schedules"]["value"]["pool"]
+            .as_array()
+            .map(Vec::len)
+            .unwrap_or(0),
     }
 }
 
@@ -500,6 +552,7 @@ pub fn world_settings() -> WorldSettings {
 
 struct Held {
     record: SqsMessage,
+    sent_at: i64,
     visible_at: i64,
     receives: u32,
 }
@@ -530,6 +583,7 @@ async fn pull(w: &World, held: &mut Vec<Held>, now: i64, delay_ms: i64) {
             rec.body = m.body().map(str::to_string);
             held.push(Held {
                 record: rec,
+                sent_at: now,
                 visible_at: now + delay_ms,
                 receives: 0,
             });
@@ -565,11 +619,38 @@ async fn poll(
             }
         }
         let take = visible.min(batch);
-        let mut taken: Vec<Held> = held.drain(..take).collect();
+        let drained: Vec<Held> = held.drain(..take).collect();
+        // What SQS does before the function sees a message: retention expiry and redrive to
+        // the dead-letter queue after maxReceiveCount receives (as the simulator models).
+        let retention = i64::from(cfg.job_queue_retention_in_seconds) * 1000;
+        let max_receive = cfg
+            .redrive_build_queue
+            .enabled
+            .then_some(cfg.redrive_build_queue.max_receive_count)
+            .flatten();
+        let mut taken = Vec::new();
+        for mut h in drained {
+            h.receives += 1;
+            if now - h.sent_at > retention || max_receive.is_some_and(|n| h.receives > n) {
+                stats.dead_lettered += 1;
+                let _ = w
+                    .direct
+                    .sqs
+                    .delete_message()
+                    .queue_url(&w.queue_url)
+                    .receipt_handle(h.record.receipt_handle.clone().unwrap_or_default())
+                    .send()
+                    .await;
+            } else {
+                taken.push(h);
+            }
+        }
+        if taken.is_empty() {
+            continue;
+        }
         let records: Vec<SqsMessage> = taken
-            .iter_mut()
+            .iter()
             .map(|h| {
-                h.receives += 1;
                 let mut r = h.record.clone();
                 r.attributes
                     .insert("ApproximateReceiveCount".into(), h.receives.to_string());
@@ -658,6 +739,7 @@ struct TwinStats {
     scale_down_invocations: u64,
     pool_invocations: u64,
     retried: u64,
+    dead_lettered: u64,
     steps: u64,
     handler_errors: Vec<String>,
 }
@@ -812,7 +894,31 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         .map(|(_, s)| s.next_after(Timestamp(start)).map(|t| t.0))
         .collect();
     let queue_times: Vec<i64> = jobs.iter().map(|j| j.queued_at.0).collect();
-    let delay_ms = i64::from(cfg.delay_webhook_event) * 1000;
+    let mut delay_ms = i64::from(cfg.delay_webhook_event) * 1000;
+    if variant == Variant::Deployed {
+        // The queue's delay and the schedule as Terraform created them, not as the config says.
+        let d = deployed();
+        delay_ms = i64::from(d.queue_delay_seconds) * 1000;
+        if d.queue_delay_seconds != cfg.delay_webhook_event {
+            failures.push(format!(
+                "deployed: the build queue's delay is {} s, the config's delay_webhook_event {} s",
+                d.queue_delay_seconds, cfg.delay_webhook_event
+            ));
+        }
+        if d.scale_down_schedule != cfg.scale_down_schedule_expression {
+            failures.push(format!(
+                "deployed: the scale-down schedule is {}, the config's {}",
+                d.scale_down_schedule, cfg.scale_down_schedule_expression
+            ));
+        }
+        if d.pool_schedules != cfg.pool_config.len() {
+            failures.push(format!(
+                "deployed: {} pool schedules for {} pool_config entries",
+                d.pool_schedules,
+                cfg.pool_config.len()
+            ));
+        }
+    }
     let mut held: Vec<Held> = Vec::new();
     let mut stats = TwinStats::default();
     let mut pulled_at = 0;
@@ -877,9 +983,12 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             agent.step(t).await;
             deliver(&webhook_ctx, &mut rx, &mut stats).await;
         }
+        // Done when nothing can change any more: no message left, no instance, and every job
+        // completed — or, without a pool to launch for them, left queued (their messages were
+        // dead-lettered: both sides count them as never started).
         let all_done = t >= last_queued
-            && w.gh.jobs().iter().all(|j| j.state == JobState::Completed)
-            && held.is_empty();
+            && held.is_empty()
+            && (pools.is_empty() || w.gh.jobs().iter().all(|j| j.state == JobState::Completed));
         let live = {
             let l = aws.ledger.lock().unwrap();
             l.launched
@@ -1076,7 +1185,12 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
     );
     let _ = writeln!(
         table,
-        "config: contract defaults + runners_maximum_count {}, delay_webhook_event {} s, scale-down {}, minimum_running_time {:?} min, jit {}",
+        "config: {} — runners_maximum_count {}, delay_webhook_event {} s, scale-down {}, minimum_running_time {:?} min, jit {}",
+        if variant == Variant::Deployed {
+            "terraform output of examples/default applied to moto"
+        } else {
+            "contract defaults +"
+        },
         cfg.runners_maximum_count,
         cfg.delay_webhook_event,
         cfg.scale_down_schedule_expression,
@@ -1141,6 +1255,23 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         "{:<20} {:>12.1} {:>12.1}   (not checked)",
         "mean wait (s)", twin.mean_wait, sim.mean_wait
     );
+    {
+        let (a, b) = (stats.dead_lettered, r.jobs.dead_lettered);
+        let ok = (a as f64 - b as f64).abs() <= COUNT_TOLERANCE * (b.max(a) as f64);
+        let _ = writeln!(
+            table,
+            "{:<20} {a:>12} {b:>12} {:>10}           {} (≤ 5 %)",
+            "messages dead-lettered",
+            a as i64 - b as i64,
+            if ok { "ok" } else { "DRIFT" }
+        );
+        if !ok {
+            failures.push(format!(
+                "{}: messages dead-lettered: twin {a} vs simulator {b}",
+                variant.name()
+            ));
+        }
+    }
     if variant == Variant::Faults {
         let twin_ice = twin
             .launch_errors
