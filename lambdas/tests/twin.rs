@@ -11,7 +11,9 @@
 //! Environment: `FLOTILLA_MOTO_URL` (else skipped, loudly), `FLOTILLA_TWIN_JOBS` (slice length,
 //! default 80), `FLOTILLA_TWIN_OFFSET` (first linux job of the slice, default 3000),
 //! `FLOTILLA_TWIN_SCALE` (virtual seconds per real second to pace the loop; default 0: unpaced),
-//! `FLOTILLA_TWIN_VARIANTS` (`reusable,ephemeral,faults`), `FLOTILLA_TWIN_SEED` (default 1).
+//! `FLOTILLA_TWIN_VARIANTS` (`reusable,ephemeral,faults`, plus `deployed` when
+//! `FLOTILLA_TWIN_TF_OUTPUTS` names the applied default example's `terraform output -json`),
+//! `FLOTILLA_TWIN_SEED` (default 1).
 
 mod support;
 #[path = "twin/mod.rs"]
@@ -31,8 +33,14 @@ async fn twin_agrees_with_the_simulator() {
         );
         return;
     };
-    let variants =
-        std::env::var("FLOTILLA_TWIN_VARIANTS").unwrap_or_else(|_| "reusable,ephemeral".into());
+    let variants = std::env::var("FLOTILLA_TWIN_VARIANTS").unwrap_or_else(|_| {
+        // The deployed variant runs when the applied example's outputs are given.
+        if twin_parts::deployed_outputs().is_some() {
+            "reusable,ephemeral,faults,deployed".into()
+        } else {
+            "reusable,ephemeral,faults".into()
+        }
+    });
     let mut failures = Vec::new();
     for v in variants.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let variant = match v {
