@@ -60,3 +60,21 @@ async fn twin_agrees_with_the_simulator() {
         failures.join("\n  ")
     );
 }
+
+/// The simulator against itself: how far p50/p95 wait move with the boot and registration draws
+/// alone (seeds 1..=20), on the twin's slice and configs. Tells the tolerances' noise floor when
+/// the twin runs with independent draws (`FLOTILLA_TWIN_AGENT_SEED`). Opt-in:
+/// `FLOTILLA_TWIN_SPREAD=1`; needs no moto.
+#[test]
+fn simulator_seed_spread() {
+    if std::env::var("FLOTILLA_TWIN_SPREAD").map_or(true, |v| v != "1") {
+        return;
+    }
+    let Some(trace) = twin_parts::trace_path() else {
+        report("SKIPPED simulator_seed_spread: the trace is absent");
+        return;
+    };
+    for variant in [Variant::Reusable, Variant::Ephemeral] {
+        report(&twin_parts::seed_spread(&trace, variant, 20));
+    }
+}

@@ -1342,3 +1342,60 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
     );
     VariantOutcome { table, failures }
 }
+
+/// p50/p95 wait of the simulator for seeds `1..=seeds`, relative to seed 1 (see
+/// `simulator_seed_spread`).
+pub fn seed_spread(trace: &PathBuf, variant: Variant, seeds: u64) -> String {
+    let n: usize = env_num("FLOTILLA_TWIN_JOBS", 80);
+    let offset: usize = env_num("FLOTILLA_TWIN_OFFSET", 3000);
+    let jobs = shift_to_now(slice(trace, offset, n));
+    let mut c = variant.config();
+    c["prefix"] = "twin-spread".into();
+    let cfg = Config::from_value(c).expect("config");
+    let mut book = flotilla_sim::demo::demo_price_book();
+    book.align_to(jobs[0].queued_at, jobs.last().unwrap().queued_at);
+    let mut rows = Vec::new();
+    for seed in 1..=seeds {
+        let scenario = Scenario {
+            config: cfg.clone(),
+            world: variant.world(),
+            prices: book.clone(),
+            jobs: jobs.clone(),
+            seed,
+            trace_description: "twin slice".into(),
+            prices_description: "built-in".into(),
+            notes: Vec::new(),
+        };
+        let r = replay(&scenario).expect("simulator runs").report;
+        rows.push((
+            seed,
+            r.wait_seconds.p50,
+            r.wait_seconds.p95,
+            r.instances.launched,
+        ));
+    }
+    let (b50, b95) = (rows[0].1, rows[0].2);
+    let rel = |a: f64, b: f64| if b > 0.0 { (a - b) / b * 100.0 } else { 0.0 };
+    let max50 = rows.iter().map(|r| rel(r.1, b50).abs()).fold(0.0, f64::max);
+    let max95 = rows.iter().map(|r| rel(r.2, b95).abs()).fold(0.0, f64::max);
+    let beyond = rows
+        .iter()
+        .filter(|r| {
+            rel(r.1, b50).abs() > WAIT_TOLERANCE * 100.0
+                || rel(r.2, b95).abs() > WAIT_TOLERANCE * 100.0
+        })
+        .count();
+    let mut out = format!(
+        "simulator vs itself, {} jobs, {}: seed 1 p50 {b50:.1} s, p95 {b95:.1} s; over seeds 1..={seeds} the largest move is {max50:.1} % (p50) and {max95:.1} % (p95); {beyond} of {seeds} seeds are beyond the 10 % wait tolerance\n",
+        jobs.len(),
+        variant.name()
+    );
+    for (seed, p50, p95, launched) in rows {
+        out.push_str(&format!(
+            "  seed {seed:>2}: p50 {p50:>7.1} s ({:+5.1} %), p95 {p95:>7.1} s ({:+5.1} %), launched {launched}\n",
+            rel(p50, b50),
+            rel(p95, b95)
+        ));
+    }
+    out
+}
