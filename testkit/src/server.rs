@@ -788,7 +788,9 @@ pub(crate) async fn github_pipeline(
     // and validation read the same under `/api/v3`.
     let strip = |p: &str| -> String {
         match p.strip_prefix(st.base_path.as_str()) {
-            Some(rest) if !st.base_path.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
+            Some(rest)
+                if !st.base_path.is_empty() && (rest.is_empty() || rest.starts_with('/')) =>
+            {
                 if rest.is_empty() {
                     "/".to_string()
                 } else {
