@@ -1185,6 +1185,18 @@ impl<'a> Sim<'a> {
             self.counters.peak = self.counters.peak.max(self.ec2.live_count() as u64);
             let boot = self.rng.sample(&self.world.instance_boot);
             self.at(self.now + boot, Event::InstanceBooted(idx));
+            if req.capacity_type == CapacityType::Spot {
+                // The spot launch just counted is number `spot - 1` (0-based).
+                let nth = self.counters.spot - 1;
+                let world = self.world;
+                for s in &world.scripted_interruptions {
+                    if s.launch == nth {
+                        let warn = self.now + (s.warning_after_seconds * 1000.0) as i64;
+                        self.at(warn, Event::SpotWarning(idx));
+                        self.at(warn + SPOT_WARNING_MS, Event::SpotReclaim(idx));
+                    }
+                }
+            }
             if let Some(t) = reclaim_at {
                 if t < self.horizon {
                     self.at((t - SPOT_WARNING_MS).max(self.now), Event::SpotWarning(idx));

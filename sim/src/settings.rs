@@ -34,6 +34,10 @@ pub struct WorldSettings {
     pub lost_runner_job_timeout_seconds: f64,
     /// How spot interruptions happen.
     pub interruptions: InterruptionModel,
+    /// Interruptions at scripted instants, besides the model's (the digital twin injects the
+    /// same one on both sides). Empty by default and then absent from the JSON.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scripted_interruptions: Vec<ScriptedInterruption>,
     /// Per-call chance that an instance type has no capacity in a CreateFleet call.
     pub capacity: Vec<CapacityRule>,
     /// Per-call chance that CreateFleet answers RequestLimitExceeded.
@@ -93,6 +97,7 @@ impl Default for WorldSettings {
             runner_offline_after_seconds: 90.0,
             lost_runner_job_timeout_seconds: 600.0,
             interruptions: InterruptionModel::default(),
+            scripted_interruptions: Vec::new(),
             capacity: Vec::new(),
             throttle_probability: 0.0,
             availability_zones: Vec::new(),
@@ -152,6 +157,16 @@ pub fn bucket_share(index: u8) -> f64 {
         3 => 0.175,
         _ => 0.25,
     }
+}
+
+/// One spot interruption at a scripted instant: the `launch`-th spot instance launched (0-based,
+/// in launch order) gets the two-minute warning `warning_after_seconds` after its launch and is
+/// reclaimed two minutes later (if it still lives then).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedInterruption {
+    pub launch: u64,
+    pub warning_after_seconds: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -224,6 +239,13 @@ impl WorldSettings {
                         "capacity[{i}].capacity_type must be \"spot\" or \"on-demand\""
                     ));
                 }
+            }
+        }
+        for (i, s) in self.scripted_interruptions.iter().enumerate() {
+            if !(s.warning_after_seconds >= 0.0 && s.warning_after_seconds.is_finite()) {
+                return Err(format!(
+                    "scripted_interruptions[{i}].warning_after_seconds must be a non-negative number"
+                ));
             }
         }
         if !(0.0..=1.0).contains(&self.throttle_probability) {

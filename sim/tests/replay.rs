@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use flotilla_core::Config;
 use flotilla_sim::engine::replay;
 use flotilla_sim::inputs::{self, Source};
-use flotilla_sim::settings::{CapacityRule, InterruptionModel, WorldSettings};
+use flotilla_sim::settings::{
+    CapacityRule, InterruptionModel, ScriptedInterruption, WorldSettings,
+};
 
 fn demo(
     config: Config,
@@ -158,6 +160,47 @@ fn interruptions_are_rerun_and_complete_once() {
         "{:?}",
         r.jobs
     );
+}
+
+#[test]
+fn a_scripted_interruption_happens_once_and_its_job_is_rerun_once() {
+    let config = || {
+        Config::from_json(
+            r#"{"runners_maximum_count": 30, "enable_ephemeral_runners": true, "delay_webhook_event": 0}"#,
+        )
+        .unwrap()
+    };
+    let quiet = WorldSettings {
+        interruptions: InterruptionModel::None,
+        ..WorldSettings::default()
+    };
+    let without = demo(config(), quiet.clone(), 5, 1).report;
+    assert_eq!(without.interruptions, 0);
+    // The first spot instance: warned 3 minutes after its launch (booted, registered, busy).
+    let world = WorldSettings {
+        scripted_interruptions: vec![ScriptedInterruption {
+            launch: 0,
+            warning_after_seconds: 180.0,
+        }],
+        ..quiet.clone()
+    };
+    let r = demo(config(), world.clone(), 5, 1).report;
+    assert_eq!(r.interruptions, 1);
+    assert_eq!(r.jobs.interrupted, 1, "{:?}", r.jobs);
+    assert_eq!(r.jobs.reruns, 1, "{:?}", r.jobs);
+    assert_eq!(r.jobs.completed_more_than_once, 0);
+    assert_eq!(r.jobs.completed, r.jobs.total - r.jobs.unserved);
+    // Deterministic, and absent from the JSON when empty (existing outputs stay byte-identical).
+    assert_eq!(
+        r.to_json(),
+        demo(config(), world.clone(), 5, 1).report.to_json()
+    );
+    assert!(!serde_json::to_string(&quiet)
+        .unwrap()
+        .contains("scripted_interruptions"));
+    let back: WorldSettings =
+        serde_json::from_str(&serde_json::to_string(&world).unwrap()).unwrap();
+    assert_eq!(back, world);
 }
 
 fn data() -> Option<PathBuf> {
