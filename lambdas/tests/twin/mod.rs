@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use flotilla_core::command::LaunchRequest;
+use flotilla_core::config::CapacityType;
 use flotilla_core::cron::{parse_schedule_expression, Schedule};
 use flotilla_core::model::Instance;
 use flotilla_core::{naming, Config, Timestamp};
@@ -25,7 +26,7 @@ use flotilla_lambdas::ports::{
 use flotilla_sim::engine::{replay, Scenario};
 use flotilla_sim::report::percentile;
 use flotilla_sim::rng::{Delay, SimRng};
-use flotilla_sim::settings::{InterruptionModel, WorldSettings};
+use flotilla_sim::settings::{InterruptionModel, ScriptedInterruption, WorldSettings};
 use flotilla_sim::trace::TraceJob;
 use flotilla_testkit::agent::{Agent, AgentSettings, MachineInfo, Machines};
 use flotilla_testkit::{JobState, Millis};
@@ -47,6 +48,8 @@ const SEED: u64 = 1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
     Reusable,
+    /// Ephemeral runners, and one scripted spot interruption ([`INTERRUPTION`]): both sides warn
+    /// and reclaim the same instance at the same instant, while it runs a job.
     Ephemeral,
     /// Ephemeral runners of one instance type whose spot capacity is exhausted (the fault proxy
     /// answers InsufficientInstanceCapacity; the simulator's capacity rule makes it unavailable),
@@ -96,7 +99,7 @@ impl Variant {
     fn describe(self) -> &'static str {
         match self {
             Variant::Reusable => "reusable runners",
-            Variant::Ephemeral => "ephemeral runners",
+            Variant::Ephemeral => "ephemeral runners, one scripted spot interruption",
             Variant::Faults => "FAULTS: ephemeral, m5.large only, its spot capacity exhausted, on-demand failover, 6 GitHub 429s",
             Variant::Deployed => "DEPLOYED: the default Terraform example's config, queue delay and schedule (applied to moto)",
         }
@@ -105,6 +108,9 @@ impl Variant {
     /// What the simulator is told about the same faults.
     fn world(self) -> WorldSettings {
         let mut w = world_settings();
+        if self == Variant::Ephemeral {
+            w.scripted_interruptions = vec![INTERRUPTION];
+        }
         if self == Variant::Faults {
             w.capacity = vec![flotilla_sim::settings::CapacityRule {
                 instance_type: FAULT_TYPE.into(),
@@ -154,6 +160,16 @@ pub fn deployed() -> Deployed {
     }
 }
 
+/// The scripted spot interruption of the ephemeral run: the 3rd spot instance launched gets the
+/// two-minute warning 3 minutes after its launch, while it runs its job on both sides (the first
+/// two have finished theirs by then), and is reclaimed two minutes later.
+const INTERRUPTION: ScriptedInterruption = ScriptedInterruption {
+    launch: 2,
+    warning_after_seconds: 180.0,
+};
+/// EC2's notice before a spot reclaim.
+const SPOT_WARNING_MS: i64 = 120_000;
+
 /// The instance type of the fault run, without spot capacity.
 const FAULT_TYPE: &str = "m5.large";
 /// GitHub answers this many runner listings with 429 (`retry-after: 1`) in the fault run.
@@ -195,6 +211,10 @@ pub fn slice(path: &PathBuf, offset: usize, n: usize) -> Vec<TraceJob> {
         .take(n)
         .map(|mut j| {
             j.repo = repo.clone();
+            // The twin seeds every job as a run of its own (queued at the job's queue time), so
+            // the simulator's runs are one job each too: a run completes — and re-runs what an
+            // interruption killed — when its job does.
+            j.run_id = j.job_id;
             j
         })
         .collect()
@@ -237,6 +257,10 @@ struct Ledger {
     retry_delay: HashMap<String, u32>,
     launch_errors: BTreeMap<String, u64>,
     failovers: u64,
+    /// Spot instances in launch order (the scripted interruption picks one by its index).
+    spot_launches: Vec<(String, i64)>,
+    /// Every instance's place in launch order (CreateFleet's answer order within a call).
+    launch_order: HashMap<String, usize>,
 }
 
 #[derive(Clone)]
@@ -406,6 +430,11 @@ impl Aws for TwinAws {
             Ok(f) => {
                 for id in &f.instance_ids {
                     l.launched.entry(id.clone()).or_insert(now);
+                    let n = l.launch_order.len();
+                    l.launch_order.entry(id.clone()).or_insert(n);
+                    if request.capacity_type == CapacityType::Spot {
+                        l.spot_launches.push((id.clone(), now));
+                    }
                 }
                 if request.option > 0 {
                     l.failovers += f.instance_ids.len() as u64;
@@ -448,6 +477,16 @@ impl Aws for TwinAws {
 type TwinCtx = Context<TwinAws, AppGitHub<TwinAws>>;
 
 fn context(w: &World, aws: &TwinAws, f: Function) -> TwinCtx {
+    context_counting(w, aws, f, Arc::new(AtomicU64::new(0)))
+}
+
+/// A context whose metric lines naming `Interruptions` are counted in `interruptions`.
+fn context_counting(
+    w: &World,
+    aws: &TwinAws,
+    f: Function,
+    interruptions: Arc<AtomicU64>,
+) -> TwinCtx {
     let settings = w.settings(f);
     let github = AppGitHub::new(
         aws.clone(),
@@ -456,7 +495,15 @@ fn context(w: &World, aws: &TwinAws, f: Function) -> TwinCtx {
         // stands still meanwhile), 200 ms backoff.
         RetryPolicy::default(),
     );
-    let metrics = Metrics::new("FlotillaTwin", f.name(), Arc::new(|_: &str| {}));
+    let metrics = Metrics::new(
+        "FlotillaTwin",
+        f.name(),
+        Arc::new(move |line: &str| {
+            if line.contains(flotilla_lambdas::metrics::INTERRUPTIONS) {
+                interruptions.fetch_add(1, Ordering::SeqCst);
+            }
+        }),
+    );
     let now = aws.now.clone();
     Context::new(f, settings, aws.clone(), github, metrics)
         .with_account("aws", REGION, MOTO_ACCOUNT)
@@ -491,7 +538,7 @@ impl Machines for Cloud {
             .describe_instances(&self.prefix, None)
             .await
             .map_err(|e| e.to_string())?;
-        let list: Vec<MachineInfo> = all
+        let mut list: Vec<MachineInfo> = all
             .into_iter()
             .filter(|i| i.state.is_live())
             .map(|i| MachineInfo {
@@ -499,6 +546,14 @@ impl Machines for Cloud {
                 tags: BTreeMap::new(),
             })
             .collect();
+        // In launch order, as the simulator draws boot delays: the agent draws for new
+        // instances in the order it is given them, so the n-th instance launched gets the n-th
+        // draw on both sides (and the scripted interruption's n-th spot launch is the same
+        // machine on both sides).
+        {
+            let l = self.aws.ledger.lock().unwrap();
+            list.sort_by_key(|m| l.launch_order.get(&m.id).copied().unwrap_or(usize::MAX));
+        }
         *self.cached.lock().unwrap() = Some((version, list.clone()));
         Ok(list)
     }
@@ -740,6 +795,8 @@ struct TwinStats {
     pool_invocations: u64,
     retried: u64,
     dead_lettered: u64,
+    /// Instances the scripted interruptions reclaimed.
+    reclaimed: u64,
     steps: u64,
     handler_errors: Vec<String>,
 }
@@ -757,6 +814,9 @@ pub struct Side {
     pub terminated_by: BTreeMap<String, u64>,
     pub launch_errors: BTreeMap<String, u64>,
     pub failovers: u64,
+    pub interruptions: u64,
+    pub interrupted_jobs: u64,
+    pub reruns: u64,
 }
 
 pub struct VariantOutcome {
@@ -840,7 +900,18 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
     let mut scale_up_ctx = context(&w, &aws, Function::ScaleUp);
     let mut scale_down_ctx = context(&w, &aws, Function::ScaleDown);
     let mut pool_ctx = context(&w, &aws, Function::Pool);
+    let interruptions = Arc::new(AtomicU64::new(0));
+    let mut watcher_ctx = context_counting(
+        &w,
+        &aws,
+        Function::TerminationWatcher,
+        interruptions.clone(),
+    );
     let mut contexts_born = start;
+    // The scripted interruptions: (instance, warning at, reclaim at, warned, reclaimed), once
+    // the instance has been launched.
+    let mut scripted: Vec<Option<(String, i64, bool, bool)>> =
+        vec![None; world_settings.scripted_interruptions.len()];
 
     // Both sides draw boot and registration delays from the simulator's stream 1 in the order
     // the events happen, so equal event orders give equal draws.
@@ -937,6 +1008,12 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             scale_up_ctx = context(&w, &aws, Function::ScaleUp);
             scale_down_ctx = context(&w, &aws, Function::ScaleDown);
             pool_ctx = context(&w, &aws, Function::Pool);
+            watcher_ctx = context_counting(
+                &w,
+                &aws,
+                Function::TerminationWatcher,
+                interruptions.clone(),
+            );
             contexts_born = t;
         }
         now.store(t, Ordering::SeqCst);
@@ -949,6 +1026,72 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             pulled_at = stats.webhooks;
         }
         let mut next_poll = poll(&w, &scale_up_ctx, &aws, &mut held, t, &mut stats).await;
+        // The scripted spot interruptions: EventBridge's warning to the termination watcher,
+        // two minutes later EC2 reclaims the instance (the agent then sees it gone: its runner
+        // drops offline, GitHub fails the job after its lost-runner timeout) and EventBridge's
+        // state change reaches the watcher.
+        for (i, s) in world_settings.scripted_interruptions.iter().enumerate() {
+            if scripted[i].is_none() {
+                let launched = aws
+                    .ledger
+                    .lock()
+                    .unwrap()
+                    .spot_launches
+                    .get(s.launch as usize)
+                    .cloned();
+                if let Some((id, at)) = launched {
+                    let warn = at + (s.warning_after_seconds * 1000.0) as i64;
+                    scripted[i] = Some((id, warn, false, false));
+                }
+            }
+            let Some((id, warn, warned, reclaimed)) = scripted[i].as_mut() else {
+                continue;
+            };
+            let live = !aws
+                .ledger
+                .lock()
+                .unwrap()
+                .terminated
+                .contains_key(id.as_str());
+            if !*warned && *warn <= t {
+                *warned = true;
+                if live {
+                    let event = serde_json::json!({
+                        "version": "0", "id": format!("twin-warning-{i}"), "source": "aws.ec2",
+                        "detail-type": "EC2 Spot Instance Interruption Warning",
+                        "detail": {"instance-id": id, "instance-action": "terminate"},
+                    });
+                    if let Err(e) = handlers::termination_watcher::handle(&watcher_ctx, event).await
+                    {
+                        stats
+                            .handler_errors
+                            .push(format!("termination watcher (warning): {e}"));
+                    }
+                } else {
+                    *reclaimed = true;
+                }
+            }
+            if *warned && !*reclaimed && *warn + SPOT_WARNING_MS <= t {
+                *reclaimed = true;
+                if live {
+                    if let Err(e) = aws.terminate_instances(std::slice::from_ref(id)).await {
+                        stats.handler_errors.push(format!("reclaiming {id}: {e}"));
+                    }
+                    stats.reclaimed += 1;
+                    let event = serde_json::json!({
+                        "version": "0", "id": format!("twin-reclaim-{i}"), "source": "aws.ec2",
+                        "detail-type": "EC2 Instance State-change Notification",
+                        "detail": {"instance-id": id, "state": "terminated"},
+                    });
+                    if let Err(e) = handlers::termination_watcher::handle(&watcher_ctx, event).await
+                    {
+                        stats
+                            .handler_errors
+                            .push(format!("termination watcher (reclaim): {e}"));
+                    }
+                }
+            }
+        }
         agent.step(t).await;
         deliver(&webhook_ctx, &mut rx, &mut stats).await;
         // A job that runs 0 s (cancelled in the trace) is due at the instant it starts.
@@ -1024,9 +1167,30 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             held.iter().map(|h| h.visible_at).filter(|v| *v > t).min(),
             next_scale_down,
         ];
+        // The warning, the reclaim, and GitHub failing the lost runner's job (the fake's
+        // lost-runner timeout, 600 s, is the simulator's `lost_runner_job_timeout_seconds`): the
+        // fake only does what is due when the loop steps there.
+        let lost_ms = (world_settings.lost_runner_job_timeout_seconds * 1000.0) as i64;
+        let interruption_times =
+            scripted
+                .iter()
+                .flatten()
+                .filter_map(|(_, warn, warned, reclaimed)| {
+                    let reclaim = *warn + SPOT_WARNING_MS;
+                    if !*warned {
+                        Some(*warn)
+                    } else if !*reclaimed {
+                        Some(reclaim)
+                    } else if reclaim + lost_ms > t {
+                        Some(reclaim + lost_ms)
+                    } else {
+                        None
+                    }
+                });
         let next = candidates
             .into_iter()
             .flatten()
+            .chain(interruption_times)
             .chain(next_pool.iter().flatten().copied())
             .filter(|x| *x > t)
             .min()
@@ -1103,6 +1267,12 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             mean_wait: waits.iter().sum::<f64>() / waits.len().max(1) as f64,
             launch_errors: ledger.launch_errors.clone(),
             failovers: ledger.failovers,
+            interruptions: interruptions.load(Ordering::SeqCst),
+            interrupted_jobs: gh_jobs
+                .iter()
+                .filter(|j| j.conclusion.as_deref() == Some("failure"))
+                .count() as u64,
+            reruns: gh_jobs.iter().filter(|j| j.run_attempt > 1).count() as u64,
             ..Side::default()
         };
         let by_agent = agent
@@ -1112,8 +1282,14 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             .count() as u64;
         twin.terminated_by
             .insert("agent (ephemeral done)".into(), by_agent);
-        twin.terminated_by
-            .insert("handlers".into(), ledger.terminated.len() as u64 - by_agent);
+        twin.terminated_by.insert(
+            "handlers".into(),
+            ledger.terminated.len() as u64 - by_agent - stats.reclaimed,
+        );
+        if stats.reclaimed > 0 {
+            twin.terminated_by
+                .insert("spot reclaim (scripted)".into(), stats.reclaimed);
+        }
         twin
     };
 
@@ -1173,6 +1349,9 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
         terminated_by: r.instances.terminated.clone(),
         launch_errors: r.instances.launch_errors.clone(),
         failovers: r.instances.failovers,
+        interruptions: r.interruptions,
+        interrupted_jobs: r.jobs.interrupted,
+        reruns: r.jobs.reruns,
     };
 
     // ---- side by side
@@ -1314,6 +1493,32 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
                 "{}: {answered_429} GitHub 429s answered, {FAULT_GITHUB_429S} injected",
                 variant.name()
             ));
+        }
+    }
+    if !world_settings.scripted_interruptions.is_empty() {
+        let n = world_settings.scripted_interruptions.len() as u64;
+        for (name, a, b) in [
+            ("spot interruptions", twin.interruptions, sim.interruptions),
+            (
+                "jobs interrupted",
+                twin.interrupted_jobs,
+                sim.interrupted_jobs,
+            ),
+            ("jobs re-run", twin.reruns, sim.reruns),
+        ] {
+            let ok = a == b && a == n;
+            let _ = writeln!(
+                table,
+                "{name:<20} {a:>12} {b:>12} {:>10}           {} (equal, = {n} scripted)",
+                a as i64 - b as i64,
+                if ok { "ok" } else { "DRIFT" }
+            );
+            if !ok {
+                failures.push(format!(
+                    "{}: {name}: twin {a} vs simulator {b} (must be equal, = {n} scripted)",
+                    variant.name()
+                ));
+            }
         }
     }
     let _ = writeln!(
