@@ -389,3 +389,51 @@ fn one_book_from_every_price_fixture_and_its_alignment() {
         a.description
     );
 }
+
+#[test]
+fn world_settings() {
+    use flotilla_sim::rng::Delay;
+    use flotilla_sim::settings::{InterruptionModel, ScriptedInterruption, WorldSettings};
+    let text = std::fs::read_to_string(fixture("world/world.json")).unwrap();
+    let w: WorldSettings = serde_json::from_str(&text).unwrap();
+    w.validate().unwrap();
+    assert_eq!(
+        w.instance_boot,
+        Delay::LogNormal {
+            median: 55.0,
+            sigma: 0.3
+        }
+    );
+    assert_eq!(
+        w.runner_registration,
+        Delay::Uniform {
+            min: 15.0,
+            max: 40.0
+        }
+    );
+    assert_eq!(
+        w.interruptions,
+        InterruptionModel::Rate {
+            per_instance_hour: 0.002
+        }
+    );
+    assert_eq!(
+        w.scripted_interruptions,
+        [ScriptedInterruption {
+            launch: 2,
+            warning_after_seconds: 180.0
+        }]
+    );
+    assert_eq!(w.capacity.len(), 1);
+    assert_eq!(w.capacity[0].capacity_type.as_deref(), Some("spot"));
+    assert_eq!(w.throttle_probability, 0.01);
+    assert_eq!(w.costs.lambda_memory_mb, 256.0);
+    // What the file leaves out keeps its default.
+    let d = WorldSettings::default();
+    assert_eq!(w.webhook_delivery, d.webhook_delivery);
+    assert_eq!(w.costs.ebs_usd_per_gb_month, d.costs.ebs_usd_per_gb_month);
+    // A misspelt field is an error, not silently ignored.
+    let bad = text.replace("throttle_probability", "throttle_probabilty");
+    let e = serde_json::from_str::<WorldSettings>(&bad).unwrap_err();
+    assert!(e.to_string().contains("throttle_probabilty"), "{e}");
+}
