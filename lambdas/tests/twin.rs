@@ -13,7 +13,8 @@
 //! `FLOTILLA_TWIN_SCALE` (virtual seconds per real second to pace the loop; default 0: unpaced),
 //! `FLOTILLA_TWIN_VARIANTS` (`reusable,ephemeral,faults`, plus `deployed` when
 //! `FLOTILLA_TWIN_TF_OUTPUTS` names the applied default example's `terraform output -json`),
-//! `FLOTILLA_TWIN_SEED` (default 1).
+//! `FLOTILLA_TWIN_SEED` (default 1), `FLOTILLA_TWIN_AGENT_SEED` (the agent's own draws instead of
+//! the simulator's stream: a statistical comparison, see docs/twin.md).
 
 mod support;
 #[path = "twin/mod.rs"]

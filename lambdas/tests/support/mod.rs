@@ -379,15 +379,7 @@ impl World {
     ) -> Vec<(String, String, u16)> {
         let mut out = Vec::new();
         while let Ok(d) = rx.try_recv() {
-            let mut headers: HashMap<String, String> = d.headers.iter().cloned().collect();
-            headers.insert("content-type".into(), "application/json".into());
-            let req: HttpRequest = serde_json::from_value(serde_json::json!({
-                "headers": headers,
-                "body": d.body,
-                "isBase64Encoded": false,
-                "requestContext": {"requestId": d.id},
-            }))
-            .unwrap();
+            let req = delivery_request(&d);
             let resp = handlers::webhook::handle(ctx, &req).await.expect("webhook");
             out.push((d.event.clone(), d.action.clone(), resp.status_code));
         }
@@ -678,4 +670,17 @@ pub fn tag_map(i: &aws_sdk_ec2::types::Instance) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
         .collect()
+}
+
+/// A webhook delivery of the fake GitHub as API Gateway hands it to the webhook function.
+pub fn delivery_request(d: &flotilla_testkit::Delivery) -> HttpRequest {
+    let mut headers: HashMap<String, String> = d.headers.iter().cloned().collect();
+    headers.insert("content-type".into(), "application/json".into());
+    serde_json::from_value(serde_json::json!({
+        "headers": headers,
+        "body": d.body,
+        "isBase64Encoded": false,
+        "requestContext": {"requestId": d.id},
+    }))
+    .expect("a delivery is a valid HTTP API request")
 }

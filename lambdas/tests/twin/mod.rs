@@ -18,7 +18,6 @@ use flotilla_lambdas::context::{AppGitHub, Context};
 use flotilla_lambdas::contract::Function;
 use flotilla_lambdas::github::RetryPolicy;
 use flotilla_lambdas::handlers;
-use flotilla_lambdas::handlers::webhook::HttpRequest;
 use flotilla_lambdas::metrics::Metrics;
 use flotilla_lambdas::ports::{
     Aws, AwsError, FleetResult, LaunchTarget, Parameter, ParameterKind, PutResult, QueueMessage,
@@ -764,15 +763,7 @@ async fn deliver(
     stats: &mut TwinStats,
 ) {
     while let Ok(d) = rx.try_recv() {
-        let mut headers: HashMap<String, String> = d.headers.iter().cloned().collect();
-        headers.insert("content-type".into(), "application/json".into());
-        let req: HttpRequest = serde_json::from_value(serde_json::json!({
-            "headers": headers,
-            "body": d.body,
-            "isBase64Encoded": false,
-            "requestContext": {"requestId": d.id},
-        }))
-        .unwrap();
+        let req = crate::support::delivery_request(&d);
         stats.webhooks += 1;
         match handlers::webhook::handle(ctx, &req).await {
             Ok(r) if r.status_code < 300 => {}
@@ -829,11 +820,9 @@ fn billed_seconds(launch: i64, end: i64) -> f64 {
 }
 
 pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> VariantOutcome {
-    let n: usize = env_num("FLOTILLA_TWIN_JOBS", 80);
-    let offset: usize = env_num("FLOTILLA_TWIN_OFFSET", 3000);
+    let (offset, jobs) = slice_from_env(trace);
     let scale: f64 = env_num("FLOTILLA_TWIN_SCALE", 0.0);
     let seed: u64 = env_num("FLOTILLA_TWIN_SEED", SEED);
-    let jobs = shift_to_now(slice(trace, offset, n));
     if let Ok(level) = std::env::var("FLOTILLA_TWIN_LOG") {
         flotilla_lambdas::logging::init(&level, std::io::stderr);
     }
@@ -1551,9 +1540,7 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
 /// p50/p95 wait of the simulator for seeds `1..=seeds`, relative to seed 1 (see
 /// `simulator_seed_spread`).
 pub fn seed_spread(trace: &PathBuf, variant: Variant, seeds: u64) -> String {
-    let n: usize = env_num("FLOTILLA_TWIN_JOBS", 80);
-    let offset: usize = env_num("FLOTILLA_TWIN_OFFSET", 3000);
-    let jobs = shift_to_now(slice(trace, offset, n));
+    let (_, jobs) = slice_from_env(trace);
     let mut c = variant.config();
     c["prefix"] = "twin-spread".into();
     let cfg = Config::from_value(c).expect("config");
@@ -1603,4 +1590,12 @@ pub fn seed_spread(trace: &PathBuf, variant: Variant, seeds: u64) -> String {
         ));
     }
     out
+}
+
+/// The slice both sides run: `FLOTILLA_TWIN_JOBS` linux jobs (default 80) from the
+/// `FLOTILLA_TWIN_OFFSET`-th (default 3000), moved past the system clock; with the offset.
+fn slice_from_env(trace: &PathBuf) -> (usize, Vec<TraceJob>) {
+    let n: usize = env_num("FLOTILLA_TWIN_JOBS", 80);
+    let offset: usize = env_num("FLOTILLA_TWIN_OFFSET", 3000);
+    (offset, shift_to_now(slice(trace, offset, n)))
 }

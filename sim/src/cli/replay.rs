@@ -38,6 +38,10 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// World model settings JSON: boot times, latencies, capacity errors, interruptions.
+    ///
+    /// Every field is optional (the rest keep their defaults); fields, defaults and the delay
+    /// syntax are in docs/formats.md ("World settings"), e.g.
+    /// `{"instance_boot": {"distribution": "log_normal", "median": 55, "sigma": 0.3}}`.
     #[arg(long, value_name = "FILE")]
     pub world: Option<PathBuf>,
     /// Seed of every random draw (boot times, interruptions, the demo workload).
