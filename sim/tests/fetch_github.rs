@@ -5,8 +5,11 @@
 //! URL (`/api/v3`). Loopback only.
 #![cfg(feature = "fetch")]
 
+mod common;
+use common::{text, Scratch};
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
@@ -19,35 +22,8 @@ const LOGIN: &str = "octo";
 const REPO: &str = "acme/widgets";
 const LABELS: &[&str] = &["self-hosted", "linux", "x64"];
 
-/// A scratch folder, removed when the test passes (kept for a look when it fails).
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl AsRef<Path> for Scratch {
-    fn as_ref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn scratch(name: &str) -> Scratch {
-    let d = std::env::temp_dir().join(format!("flotilla-fetch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    Scratch(d)
+    common::scratch("fetch", name)
 }
 
 async fn fake() -> FakeGitHubHandle {
@@ -98,13 +74,6 @@ async fn flotilla(args: &[&str], envs: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().await.unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 async fn fetch(gh: &FakeGitHubHandle, out: &Path, extra: &[&str]) -> Output {
