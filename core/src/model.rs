@@ -20,7 +20,11 @@ pub struct RepoRef {
 
 impl RepoRef {
     pub fn full_name(&self) -> String {
-        format!("{}/{}", self.owner, self.name)
+        let mut out = String::with_capacity(self.owner.len() + 1 + self.name.len());
+        out.push_str(&self.owner);
+        out.push('/');
+        out.push_str(&self.name);
+        out
     }
 }
 

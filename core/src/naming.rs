@@ -3,9 +3,44 @@
 
 use crate::config::Config;
 
+// These names are built on every launch, scale-up message and runner (the simulator builds
+// millions per tuning run): joined by hand rather than through `format!`'s machinery.
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// Appends `n` as 8 lowercase hex digits.
+fn push_hex8(out: &mut String, n: u32) {
+    for shift in (0..8).rev() {
+        let nibble = (n >> (shift * 4)) & 0xf;
+        out.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    }
+}
+
+fn joined(parts: &[&str], extra: usize) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + extra);
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
 /// SSM parameter holding an instance's registration token or JIT config.
 pub fn token_parameter(prefix: &str, instance_id: &str) -> String {
-    format!("/{prefix}/runners/tokens/{instance_id}")
+    joined(&["/", prefix, "/runners/tokens/", instance_id], 0)
 }
 
 /// The path under which every token parameter lives (for listing).
@@ -15,7 +50,11 @@ pub fn token_parameter_path(prefix: &str) -> String {
 
 /// The put-if-absent record that makes a duplicate delivery of a job harmless.
 pub fn launch_claim_parameter(prefix: &str, job_id: u64, run_attempt: u32) -> String {
-    format!("/{prefix}/runners/launch-claims/{job_id}-{run_attempt}")
+    let mut out = joined(&["/", prefix, "/runners/launch-claims/"], 32);
+    push_decimal(&mut out, job_id);
+    out.push('-');
+    push_decimal(&mut out, u64::from(run_attempt));
+    out
 }
 
 pub fn launch_claim_path(prefix: &str) -> String {
@@ -44,14 +83,19 @@ pub fn config_parameter(prefix: &str) -> String {
 
 /// GitHub runner name of an instance: the instance id behind `runner_name_prefix`.
 pub fn runner_name(config: &Config, instance_id: &str) -> String {
-    format!("{}{}", config.runner_name_prefix, instance_id)
+    joined(&[&config.runner_name_prefix, instance_id], 0)
 }
 
 /// The instance a runner name belongs to, when the name is one this pool gives.
 pub fn instance_of_runner<'a>(config: &Config, runner_name: &'a str) -> Option<&'a str> {
     runner_name
         .strip_prefix(config.runner_name_prefix.as_str())
-        .filter(|id| id.starts_with("i-") && id.len() > 2)
+        .filter(|id| is_instance_id(id))
+}
+
+/// Whether `id` has the shape of an EC2 instance id (`i-…`), as runner names carry them.
+pub fn is_instance_id(id: &str) -> bool {
+    id.starts_with("i-") && id.len() > 2
 }
 
 fn fnv1a32(parts: &[&[u8]]) -> u32 {
@@ -70,8 +114,8 @@ fn fnv1a32(parts: &[&[u8]]) -> u32 {
 
 /// Short stable digest of the prefix (32-bit FNV-1a), so two pools in one account never share a
 /// client token. Not security: tokens only need to differ.
-fn prefix_digest(prefix: &str) -> String {
-    format!("{:08x}", fnv1a32(&[prefix.as_bytes()]))
+fn push_prefix_digest(out: &mut String, prefix: &str) {
+    push_hex8(out, fnv1a32(&[prefix.as_bytes()]));
 }
 
 /// EC2 ClientToken for launching for a job: distinct per launch option (so failover is not
@@ -86,14 +130,23 @@ pub fn job_client_token(
     receive_count: u32,
 ) -> String {
     let delivery = fnv1a32(&[message_id.as_bytes(), &receive_count.to_le_bytes()]);
-    format!(
-        "fl-{}-{job_id}-{delivery:08x}-o{option}",
-        prefix_digest(prefix)
-    )
+    // fl-{digest}-{job_id}-{delivery:08x}-o{option}
+    let mut out = String::with_capacity(64);
+    out.push_str("fl-");
+    push_prefix_digest(&mut out, prefix);
+    out.push('-');
+    push_decimal(&mut out, job_id);
+    out.push('-');
+    push_hex8(&mut out, delivery);
+    out.push_str("-o");
+    push_decimal(&mut out, u64::from(option));
+    out
 }
 
 pub fn pool_client_token(prefix: &str, now_ms: i64, option: u32) -> String {
-    format!("fl-{}-pool-{now_ms}-o{option}", prefix_digest(prefix))
+    let mut out = String::from("fl-");
+    push_prefix_digest(&mut out, prefix);
+    format!("{out}-pool-{now_ms}-o{option}")
 }
 
 #[cfg(test)]
@@ -112,6 +165,33 @@ mod tests {
         assert_ne!(base, job_client_token("p", 1, 0, "m1", 2), "per delivery");
         assert_eq!(base, job_client_token("p", 1, 0, "m1", 1), "stable");
         assert!(pool_client_token("github-actions", i64::MAX, 9).len() <= 64);
+    }
+
+    #[test]
+    fn hand_built_names_match_their_formats() {
+        for (job, attempt, option) in [
+            (0u64, 0u32, 0u32),
+            (42, 3, 1),
+            (u64::MAX, u32::MAX, u32::MAX),
+        ] {
+            assert_eq!(
+                launch_claim_parameter("gh-ci", job, attempt),
+                format!("/gh-ci/runners/launch-claims/{job}-{attempt}")
+            );
+            let delivery = fnv1a32(&["m-1".as_bytes(), &7u32.to_le_bytes()]);
+            assert_eq!(
+                job_client_token("gh-ci", job, option, "m-1", 7),
+                format!(
+                    "fl-{:08x}-{job}-{delivery:08x}-o{option}",
+                    fnv1a32(&[b"gh-ci"])
+                )
+            );
+        }
+        assert_eq!(
+            pool_client_token("p", -5, 2),
+            format!("fl-{:08x}-pool--5-o2", fnv1a32(&[b"p"]))
+        );
+        assert_eq!(token_parameter("p", "i-1"), "/p/runners/tokens/i-1");
     }
 
     #[test]

@@ -73,7 +73,13 @@ pub fn render(tags: &InstanceTags) -> BTreeMap<String, String> {
 
 /// `owner/repo:run_id:job_id`
 pub fn job_ref_value(job: &JobRef) -> String {
-    format!("{}:{}:{}", job.repo, job.run_id, job.job_id)
+    let mut out = String::with_capacity(job.repo.len() + 42);
+    out.push_str(&job.repo);
+    out.push(':');
+    crate::naming::push_decimal(&mut out, job.run_id);
+    out.push(':');
+    crate::naming::push_decimal(&mut out, job.job_id);
+    out
 }
 
 pub fn parse_job_ref(value: &str) -> Option<JobRef> {

@@ -47,8 +47,13 @@ pub fn idle_quota(config: &Config, now: Timestamp) -> (u32, EvictionStrategy) {
 
 pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command> {
     let mut commands = Vec::new();
-    let runners_by_name: BTreeMap<&str, &Runner> =
-        fleet.runners.iter().map(|r| (r.name.as_str(), r)).collect();
+    // By the instance id in the runner's name: the same match as "name == runner_name(id)",
+    // without formatting a name per instance.
+    let runners_by_instance: BTreeMap<&str, &Runner> = fleet
+        .runners
+        .iter()
+        .filter_map(|r| naming::instance_of_runner(config, &r.name).map(|id| (id, r)))
+        .collect();
     let min_running = config.minimum_running_time_ms();
     let boot_time = config.boot_time_ms();
     let max_lifetime = config.max_lifetime_ms();
@@ -67,8 +72,13 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
             continue;
         }
         let age = now.since(inst.launch_time);
-        let name = naming::runner_name(config, &inst.id);
-        match runners_by_name.get(name.as_str()) {
+        let runner = if naming::is_instance_id(&inst.id) {
+            runners_by_instance.get(inst.id.as_str()).copied()
+        } else {
+            let name = naming::runner_name(config, &inst.id);
+            fleet.runners.iter().rev().find(|r| r.name == name)
+        };
+        match runner {
             Some(runner) => {
                 if inst.tags.orphan_since.is_some() {
                     // It registered after all.
@@ -131,7 +141,10 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
     }
 
     // Runners of this pool whose instance is gone.
-    let live_ids: Vec<&str> = live.iter().map(|i| i.id.as_str()).collect();
+    let mut live_ids: Vec<&str> = live.iter().map(|i| i.id.as_str()).collect();
+    // Looked up once per runner and per token: sorted, so a fleet of thousands stays cheap.
+    live_ids.sort_unstable();
+    let is_live = |id: &str| live_ids.binary_search(&id).is_ok();
     let pool_labels = config.runner_labels();
     for runner in fleet.runners.iter() {
         if runner.busy || runner.online || fleet.unlisted_owners.contains(&runner.owner) {
@@ -140,7 +153,7 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
         let Some(instance_id) = naming::instance_of_runner(config, &runner.name) else {
             continue;
         };
-        if live_ids.contains(&instance_id) {
+        if is_live(instance_id) {
             continue;
         }
         if runner_covers_job(&runner.labels, &pool_labels) || runner.labels.is_empty() {
@@ -153,7 +166,7 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
     }
 
     for token in fleet.tokens.iter() {
-        let gone = !live_ids.contains(&token.instance_id.as_str());
+        let gone = !is_live(&token.instance_id);
         if gone && now.since(token.last_modified) >= TOKEN_GRACE_MS {
             commands.push(Command::DeleteParameter {
                 name: token.name.clone(),

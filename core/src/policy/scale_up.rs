@@ -11,7 +11,7 @@ use crate::command::{
 };
 use crate::config::{CapacityType, Config};
 use crate::labels::runner_covers_job;
-use crate::model::{Fleet, OwnerType, QueuedJob, RunnerOwner};
+use crate::model::{Fleet, OwnerType, QueuedJob, RepoRef, RunnerOwner};
 use crate::naming;
 use crate::observation::{JobMessage, JobStatus, ScaleUpBatch};
 use crate::tags;
@@ -48,8 +48,17 @@ pub fn owner_for(config: &Config, repo_owner: &str, repo_full_name: &str) -> Run
     }
 }
 
+/// [`owner_for`] of a repository, naming it in full only for repository runners.
+pub fn owner_of_repo(config: &Config, repo: &RepoRef) -> RunnerOwner {
+    if config.enable_organization_runners {
+        RunnerOwner::Org(repo.owner.clone())
+    } else {
+        RunnerOwner::Repo(repo.full_name())
+    }
+}
+
 fn job_owner(config: &Config, job: &QueuedJob) -> RunnerOwner {
-    owner_for(config, &job.repo.owner, &job.repo.full_name())
+    owner_of_repo(config, &job.repo)
 }
 
 pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<Command> {

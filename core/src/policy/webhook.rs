@@ -147,22 +147,26 @@ pub fn decide_event(config: &Config, event: &WebhookEvent) -> Vec<Command> {
 
 /// Accept a queued job for this pool, or say why not.
 pub fn route(config: &Config, job: QueuedJob) -> Vec<Command> {
-    let full = job.repo.full_name();
-    if !config.repository_white_list.is_empty()
-        && !config
+    if !config.repository_white_list.is_empty() {
+        let full = job.repo.full_name();
+        if !config
             .repository_white_list
             .iter()
             .any(|r| r.eq_ignore_ascii_case(&full))
-    {
-        return vec![respond(
-            202,
-            format!("repository {full} is not in repository_white_list"),
-        )];
+        {
+            return vec![respond(
+                202,
+                format!("repository {full} is not in repository_white_list"),
+            )];
+        }
     }
     if config.enable_organization_runners && job.repo.owner_type == OwnerType::User {
         return vec![respond(
             202,
-            format!("{full} belongs to a user; organization runners cannot serve it"),
+            format!(
+                "{} belongs to a user; organization runners cannot serve it",
+                job.repo.full_name()
+            ),
         )];
     }
     if !config.accepts_job_labels(&job.labels) {
