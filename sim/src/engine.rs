@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 
 use flotilla_core::command::{LaunchRequest, RemovalReason};
 use flotilla_core::config::CapacityType;
@@ -18,7 +18,7 @@ use flotilla_core::observation::{
     WebhookDelivery,
 };
 use flotilla_core::outcome::InterruptedJob;
-use flotilla_core::policy::scale_up::{owner_for, wants_job_status};
+use flotilla_core::policy::scale_up::{owner_of_repo, wants_job_status};
 use flotilla_core::policy::webhook::decide_event;
 use flotilla_core::webhook::{WebhookEvent, WorkflowJobEvent, WorkflowRunEvent};
 use flotilla_core::{
@@ -141,8 +141,17 @@ struct JobBook {
     /// Successful completions: more than one would be a bug in the world model.
     successes: u32,
     duration_ms: i64,
-    labels: Vec<String>,
+    /// Index into [`Sim::routes`]: the job's repository and labels.
+    route: usize,
+}
+
+/// A distinct (repository, labels) of the trace, routed once: traces repeat a handful of these
+/// thousands of times.
+struct Route {
     repo: RepoRef,
+    labels: Vec<String>,
+    served: bool,
+    scope: usize,
 }
 
 #[derive(Default)]
@@ -162,7 +171,7 @@ struct Counters {
     lambda_invocations: u64,
     lambda_ms: i64,
     scale_up_invocations: u64,
-    webhook_responses: BTreeMap<String, u64>,
+    webhook_responses: BTreeMap<u16, u64>,
     busy_ms: i64,
 }
 
@@ -182,6 +191,11 @@ pub struct Sim<'a> {
     sqs: BuildQueue,
     ssm: Ssm,
     books: Vec<JobBook>,
+    routes: Vec<Route>,
+    /// Served trace jobs' arrival events, in (time, sequence) order: kept out of the heap, which
+    /// then holds only the events the run creates (see [`Sim::next_event`]).
+    arrivals: Vec<Scheduled>,
+    next_arrival: usize,
     /// Served attempts not yet finished, per run id.
     run_open: BTreeMap<u64, u32>,
     /// A served trace job of each run (its repository is the run's).
@@ -205,6 +219,8 @@ pub struct Sim<'a> {
     last_queued: i64,
     /// The attempt a webhook invocation is about (for Enqueue).
     current_attempt: Option<usize>,
+    /// The config's instance types with their price-book ids, in request order.
+    config_types: Vec<(usize, TypeId)>,
 }
 
 /// Why a scenario cannot run, in words for the user.
@@ -319,6 +335,9 @@ impl<'a> Sim<'a> {
             sqs: BuildQueue::default(),
             ssm: Ssm::default(),
             books: Vec::new(),
+            routes: Vec::new(),
+            arrivals: Vec::new(),
+            next_arrival: 0,
             run_open: BTreeMap::new(),
             run_job: BTreeMap::new(),
             pending: Vec::new(),
@@ -339,6 +358,7 @@ impl<'a> Sim<'a> {
             open_attempts: 0,
             last_queued,
             current_attempt: None,
+            config_types: type_ids(prices, &config.instance_types),
         })
     }
 
@@ -358,7 +378,6 @@ impl<'a> Sim<'a> {
     /// Queues every trace job and the schedules; routes each job through the webhook's decision
     /// to learn whether this pool serves it.
     fn seed_events(&mut self) {
-        let cfg = self.cfg;
         // Every served job gets a book, an attempt, a build-queue message and a few events:
         // reserve once instead of growing (and copying) large vectors during the run.
         let n = self.trace.len();
@@ -366,32 +385,27 @@ impl<'a> Sim<'a> {
         self.gh.attempts.reserve(n);
         self.sqs.messages.reserve(n);
         self.events.reserve(n + 64);
+        // Arrivals bypass the heap when they come in (time, job) order, as loaded traces do.
+        let sorted = self
+            .trace
+            .windows(2)
+            .all(|w| w[0].queued_at <= w[1].queued_at);
+        let mut route_of: BTreeMap<(&str, &[String]), usize> = BTreeMap::new();
         for (i, job) in self.trace.iter().enumerate() {
-            let repo = repo_ref(&job.repo);
-            let owner = owner_for(cfg, &repo.owner, &repo.full_name());
-            let scope = self.gh.scope_id(&owner);
-            let labels: Vec<String> = job.labels.to_vec();
-            let queued = QueuedJob {
-                job_id: job.job_id,
-                run_id: job.run_id,
-                run_attempt: job.run_attempt,
-                repo: repo.clone(),
-                installation_id: None,
-                labels: labels.clone(),
-                queued_at: Some(job.queued_at),
+            let key = (&*job.repo, &*job.labels);
+            let route = match route_of.get(&key) {
+                Some(&r) => r,
+                None => {
+                    let r = self.route(job);
+                    route_of.insert(key, r);
+                    r
+                }
             };
-            // The webhook's own routing decides "served"; a job GitHub could never give our
-            // runners (labels not covered) is unserved too, rather than queued forever.
-            let routed = flotilla_core::policy::webhook::route(cfg, queued)
-                .iter()
-                .any(|c| matches!(c, Command::Enqueue { .. }));
-            let coverable = flotilla_core::labels::runner_covers_job(&self.runner_labels, &labels);
-            let served = routed && coverable;
+            let Route { served, scope, .. } = self.routes[route];
             self.books.push(JobBook {
                 served,
                 duration_ms: job.duration_ms().unwrap_or(0) as i64,
-                labels,
-                repo,
+                route,
                 ..Default::default()
             });
             if served {
@@ -411,7 +425,16 @@ impl<'a> Sim<'a> {
                 *self.run_open.entry(job.run_id).or_default() += 1;
                 self.run_job.entry(job.run_id).or_insert(i);
                 self.open_attempts += 1;
-                self.at(job.queued_at.0, Event::JobQueued(a));
+                if sorted {
+                    self.seq += 1;
+                    self.arrivals.push(Scheduled {
+                        at: job.queued_at.0.max(self.now),
+                        seq: self.seq,
+                        event: Event::JobQueued(a),
+                    });
+                } else {
+                    self.at(job.queued_at.0, Event::JobQueued(a));
+                }
             }
         }
         if let Some(t) = self.scale_down.next_after(Timestamp(self.start)) {
@@ -427,9 +450,60 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// The webhook's own routing decides "served"; a job GitHub could never give our runners
+    /// (labels not covered) is unserved too, rather than queued forever.
+    fn route(&mut self, job: &TraceJob) -> usize {
+        let cfg = self.cfg;
+        let repo = repo_ref(&job.repo);
+        let owner = owner_of_repo(cfg, &repo);
+        let scope = self.gh.scope_id(&owner);
+        let labels: Vec<String> = job.labels.to_vec();
+        let queued = QueuedJob {
+            job_id: job.job_id,
+            run_id: job.run_id,
+            run_attempt: job.run_attempt,
+            repo: repo.clone(),
+            installation_id: None,
+            labels: labels.clone(),
+            queued_at: Some(job.queued_at),
+        };
+        let routed = flotilla_core::policy::webhook::route(cfg, queued)
+            .iter()
+            .any(|c| matches!(c, Command::Enqueue { .. }));
+        let coverable = flotilla_core::labels::runner_covers_job(&self.runner_labels, &labels);
+        self.routes.push(Route {
+            repo,
+            labels,
+            served: routed && coverable,
+            scope,
+        });
+        self.routes.len() - 1
+    }
+
+    /// The next event in (time, sequence) order, from the heap or the arrivals.
+    fn next_event(&mut self) -> Option<Scheduled> {
+        let arrival = self.arrivals.get(self.next_arrival);
+        let from_arrivals = match (arrival, self.events.peek()) {
+            (Some(a), Some(h)) => (a.at, a.seq) < (h.at, h.seq),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if from_arrivals {
+            self.next_arrival += 1;
+            let a = &self.arrivals[self.next_arrival - 1];
+            Some(Scheduled {
+                at: a.at,
+                seq: a.seq,
+                event: a.event,
+            })
+        } else {
+            self.events.pop()
+        }
+    }
+
     pub fn run(&mut self) {
         self.seed_events();
-        while let Some(s) = self.events.pop() {
+        while let Some(s) = self.next_event() {
             if s.at > self.horizon {
                 self.now = self.horizon;
                 break;
@@ -653,7 +727,7 @@ impl<'a> Sim<'a> {
         self.count_webhook();
         let at = &self.gh.attempts[a];
         let trace = &self.trace[at.trace_index];
-        let book = &self.books[at.trace_index];
+        let route = &self.routes[self.books[at.trace_index].route];
         let runner_name = match (action, at.runner) {
             ("queued", _) | (_, None) => None,
             (_, Some(r)) => self.gh.listed_of(r).map(|l| l.name.clone()).or_else(|| {
@@ -670,14 +744,14 @@ impl<'a> Sim<'a> {
             run_attempt: at.run_attempt,
             name: String::new(),
             workflow_name: String::new(),
-            labels: book.labels.clone(),
+            labels: route.labels.clone(),
             status: action.to_string(),
             conclusion: at.conclusion.map(str::to_string),
             created_at: Some(Timestamp(at.queued_at)),
             started_at: at.started_at.map(Timestamp),
             completed_at: at.completed_at.map(Timestamp),
             runner_name,
-            repo: book.repo.clone(),
+            repo: route.repo.clone(),
             installation_id: None,
         });
         let commands = decide_event(self.cfg, &event);
@@ -688,7 +762,11 @@ impl<'a> Sim<'a> {
 
     fn on_run_completed(&mut self, run_id: u64) {
         self.count_webhook();
-        let Some(book) = self.run_job.get(&run_id).map(|i| &self.books[*i]) else {
+        let Some(route) = self
+            .run_job
+            .get(&run_id)
+            .map(|i| &self.routes[self.books[*i].route])
+        else {
             return;
         };
         let event = WebhookEvent::WorkflowRun(WorkflowRunEvent {
@@ -696,7 +774,7 @@ impl<'a> Sim<'a> {
             run_id,
             run_attempt: 1,
             conclusion: None,
-            repo: book.repo.clone(),
+            repo: route.repo.clone(),
             installation_id: None,
         });
         let commands = decide_event(self.cfg, &event);
@@ -1067,19 +1145,17 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn launch(&mut self, req: &LaunchRequest) -> Outcome {
+    fn launch(&mut self, req: LaunchRequest) -> Outcome {
         if let Some(claim) = &req.claim {
             self.ssm.requests += 1;
             if self.ssm.claims.contains_key(&claim.parameter) && !claim.overwrite {
-                return Outcome::ClaimHeld {
-                    request: req.clone(),
-                };
+                return Outcome::ClaimHeld { request: req };
             }
             self.ssm.claims.insert(claim.parameter.clone(), self.now);
         }
-        let failed = |codes: Vec<&str>| Outcome::LaunchFailed {
-            request: req.clone(),
-            error_codes: codes.into_iter().map(str::to_string).collect(),
+        let failed = |req: LaunchRequest, code: &str| Outcome::LaunchFailed {
+            request: req,
+            error_codes: vec![code.to_string()],
         };
         if self.capacity_rng.chance(self.world.throttle_probability) {
             *self
@@ -1087,14 +1163,13 @@ impl<'a> Sim<'a> {
                 .launch_errors
                 .entry("RequestLimitExceeded".into())
                 .or_default() += 1;
-            return failed(vec!["RequestLimitExceeded"]);
+            return failed(req, "RequestLimitExceeded");
         }
-        let types: Vec<(usize, TypeId)> = req
-            .instance_types
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| self.prices.type_id(n).map(|t| (i, t)))
-            .collect();
+        let types: Vec<(usize, TypeId)> = if req.instance_types == self.cfg.instance_types {
+            self.config_types.clone()
+        } else {
+            type_ids(self.prices, &req.instance_types)
+        };
         let mut pools = candidate_pools(
             self.prices,
             &types,
@@ -1136,7 +1211,7 @@ impl<'a> Sim<'a> {
                 "InsufficientInstanceCapacity"
             };
             *self.counters.launch_errors.entry(code.into()).or_default() += 1;
-            return failed(vec![code]);
+            return failed(req, code);
         }
         let owner = req.owner.clone();
         let scope = self.gh.scope_id(&owner);
@@ -1153,7 +1228,8 @@ impl<'a> Sim<'a> {
             } else {
                 None
             };
-            let type_name = self.prices.type_name(pool.type_id).to_string();
+            let prices = self.prices;
+            let type_name = prices.type_name(pool.type_id);
             self.ec2.add(
                 SimInstance {
                     id: id.clone(),
@@ -1171,7 +1247,7 @@ impl<'a> Sim<'a> {
                     reclaim_at,
                     interrupted: false,
                 },
-                &type_name,
+                type_name,
             );
             self.counters.launched += 1;
             match req.capacity_type {
@@ -1181,7 +1257,7 @@ impl<'a> Sim<'a> {
             if req.option > 0 {
                 self.counters.failovers += 1;
             }
-            bump(&mut self.counters.by_type, &type_name);
+            bump(&mut self.counters.by_type, type_name);
             self.counters.peak = self.counters.peak.max(self.ec2.live_count() as u64);
             let boot = self.rng.sample(&self.world.instance_boot);
             self.at(self.now + boot, Event::InstanceBooted(idx));
@@ -1206,7 +1282,7 @@ impl<'a> Sim<'a> {
             ids.push(id);
         }
         Outcome::Launched {
-            request: req.clone(),
+            request: req,
             instance_ids: ids,
         }
     }
@@ -1242,15 +1318,21 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// Performs the commands in order, then the commands their outcomes bring, level by level
+    /// (the order of one first-in, first-out queue).
     fn perform_all(&mut self, mut context: Context, commands: Vec<Command>) {
-        let mut queue: VecDeque<Command> = commands.into();
+        let mut level = commands;
         let mut guard = 0;
-        while let Some(cmd) = queue.pop_front() {
-            guard += 1;
-            if guard > 10_000 {
-                break;
-            }
-            if let Some(outcome) = self.perform(cmd) {
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for cmd in level {
+                guard += 1;
+                if guard > 10_000 {
+                    return;
+                }
+                let Some(outcome) = self.perform(cmd) else {
+                    continue;
+                };
                 let more = if let Context::ScaleUp(messages) = &mut context {
                     // The batch moves into the observation and back: no copy per outcome.
                     let obs = Observation::ScaleUp(ScaleUpBatch {
@@ -1270,15 +1352,16 @@ impl<'a> Sim<'a> {
                     let obs = self.observation_for(&context);
                     on_outcome(self.cfg, &obs, &outcome, self.now_ts())
                 };
-                queue.extend(more);
+                next.extend(more);
             }
+            level = next;
         }
     }
 
     fn perform(&mut self, cmd: Command) -> Option<Outcome> {
         match cmd {
             Command::Respond { status, .. } => {
-                bump(&mut self.counters.webhook_responses, &status.to_string());
+                *self.counters.webhook_responses.entry(status).or_default() += 1;
                 None
             }
             Command::Enqueue { job, .. } => {
@@ -1332,7 +1415,7 @@ impl<'a> Sim<'a> {
                 self.rerun(job_id);
                 None
             }
-            Command::Launch(req) => Some(self.launch(&req)),
+            Command::Launch(req) => Some(self.launch(req)),
             Command::ProvisionRunner(p) => {
                 let calls = match p.mode {
                     flotilla_core::command::RegistrationMode::JitConfig => 2,
@@ -1675,7 +1758,12 @@ impl<'a> Sim<'a> {
                 scale_up_invocations: self.counters.scale_up_invocations,
                 sqs_requests,
             },
-            webhook_responses: std::mem::take(&mut self.counters.webhook_responses),
+            webhook_responses: self
+                .counters
+                .webhook_responses
+                .iter()
+                .map(|(status, n)| (status.to_string(), *n))
+                .collect(),
         };
         report::Outcome {
             report,
@@ -1693,6 +1781,15 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
             map.insert(key.to_string(), 1);
         }
     }
+}
+
+/// Each named type the price book knows, with its position in the request.
+fn type_ids(prices: &PriceBook, names: &[String]) -> Vec<(usize, TypeId)> {
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| prices.type_id(n).map(|t| (i, t)))
+        .collect()
 }
 
 fn pages(n: usize) -> u64 {
