@@ -24,18 +24,24 @@ pub const POOL: &str = "pool";
 pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> InstanceTags {
     let mut tags = InstanceTags::default();
     for (key, value) in pairs {
-        match key {
-            OWNER if !value.is_empty() => tags.owner = Some(RunnerOwner::from_tag_value(value)),
-            LAUNCHED_FOR => tags.launched_for = value.parse().ok(),
-            RUN_ATTEMPT => tags.run_attempt = value.parse().ok(),
-            ORPHAN_SINCE => tags.orphan_since = Timestamp::parse_rfc3339(value).ok(),
-            CURRENT_JOB => tags.current_job = parse_job_ref(value),
-            INTERRUPTED_AT => tags.interrupted_at = Timestamp::parse_rfc3339(value).ok(),
-            DEREGISTER_PENDING => tags.deregister_pending = Timestamp::parse_rfc3339(value).ok(),
-            _ => {}
-        }
+        apply(&mut tags, key, value);
     }
     tags
+}
+
+/// Reads one tag: the field its key holds is set from this value alone, so a tag written over an
+/// instance's parsed tags reads as if all its tags were parsed again.
+pub fn apply(tags: &mut InstanceTags, key: &str, value: &str) {
+    match key {
+        OWNER => tags.owner = (!value.is_empty()).then(|| RunnerOwner::from_tag_value(value)),
+        LAUNCHED_FOR => tags.launched_for = value.parse().ok(),
+        RUN_ATTEMPT => tags.run_attempt = value.parse().ok(),
+        ORPHAN_SINCE => tags.orphan_since = Timestamp::parse_rfc3339(value).ok(),
+        CURRENT_JOB => tags.current_job = parse_job_ref(value),
+        INTERRUPTED_AT => tags.interrupted_at = Timestamp::parse_rfc3339(value).ok(),
+        DEREGISTER_PENDING => tags.deregister_pending = Timestamp::parse_rfc3339(value).ok(),
+        _ => {}
+    }
 }
 
 /// The raw tags that [`parse`] reads back as `tags` (without the prefix tag).
@@ -108,8 +114,12 @@ pub fn at_launch(
     tags.insert(OWNER.to_string(), owner.tag_value().to_string());
     match launched_for {
         Some((job, attempt)) => {
-            tags.insert(LAUNCHED_FOR.to_string(), job.to_string());
-            tags.insert(RUN_ATTEMPT.to_string(), attempt.to_string());
+            let mut job_id = String::with_capacity(20);
+            crate::naming::push_decimal(&mut job_id, job);
+            let mut run_attempt = String::with_capacity(10);
+            crate::naming::push_decimal(&mut run_attempt, u64::from(attempt));
+            tags.insert(LAUNCHED_FOR.to_string(), job_id);
+            tags.insert(RUN_ATTEMPT.to_string(), run_attempt);
         }
         None => {
             tags.insert(LAUNCHED_FOR.to_string(), POOL.to_string());
@@ -162,6 +172,23 @@ mod tests {
             parse(render(&empty).iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             empty
         );
+    }
+
+    #[test]
+    fn a_tag_applied_over_parsed_tags_reads_as_a_full_parse() {
+        let owner = RunnerOwner::Repo("octo/hello".into());
+        let mut raw = at_launch("p", &owner, Some((7, 2)));
+        let mut tags = parse(raw.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for (k, v) in [
+            (CURRENT_JOB, "octo/hello:5:9"),
+            (OWNER, ""),
+            (ORPHAN_SINCE, "2026-01-01T00:00:00Z"),
+            (LAUNCHED_FOR, "x"),
+        ] {
+            apply(&mut tags, k, v);
+            raw.insert(k.to_string(), v.to_string());
+            assert_eq!(tags, parse(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))), "{k}");
+        }
     }
 
     #[test]
