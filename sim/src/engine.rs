@@ -149,9 +149,10 @@ struct JobBook {
 /// thousands of times.
 struct Route {
     repo: RepoRef,
-    labels: Vec<String>,
     served: bool,
     scope: usize,
+    /// A `workflow_job` event of this repository and labels, refilled for each delivery.
+    event: WebhookEvent,
 }
 
 #[derive(Default)]
@@ -472,10 +473,26 @@ impl<'a> Sim<'a> {
             .any(|c| matches!(c, Command::Enqueue { .. }));
         let coverable = flotilla_core::labels::runner_covers_job(&self.runner_labels, &labels);
         self.routes.push(Route {
-            repo,
-            labels,
+            repo: repo.clone(),
             served: routed && coverable,
             scope,
+            event: WebhookEvent::WorkflowJob(WorkflowJobEvent {
+                action: String::new(),
+                job_id: 0,
+                run_id: 0,
+                run_attempt: 0,
+                name: String::new(),
+                workflow_name: String::new(),
+                labels,
+                status: String::new(),
+                conclusion: None,
+                created_at: None,
+                started_at: None,
+                completed_at: None,
+                runner_name: None,
+                repo,
+                installation_id: None,
+            }),
         });
         self.routes.len() - 1
     }
@@ -727,34 +744,45 @@ impl<'a> Sim<'a> {
         self.count_webhook();
         let at = &self.gh.attempts[a];
         let trace = &self.trace[at.trace_index];
-        let route = &self.routes[self.books[at.trace_index].route];
-        let runner_name = match (action, at.runner) {
-            ("queued", _) | (_, None) => None,
-            (_, Some(r)) => self.gh.listed_of(r).map(|l| l.name.clone()).or_else(|| {
-                Some(naming::runner_name(
-                    self.cfg,
-                    &self.ec2.instances[self.gh.runners[r].instance].id,
-                ))
-            }),
-        };
-        let event = WebhookEvent::WorkflowJob(WorkflowJobEvent {
-            action: action.to_string(),
-            job_id: at.job_id,
-            run_id: trace.run_id,
-            run_attempt: at.run_attempt,
-            name: String::new(),
-            workflow_name: String::new(),
-            labels: route.labels.clone(),
-            status: action.to_string(),
-            conclusion: at.conclusion.map(str::to_string),
-            created_at: Some(Timestamp(at.queued_at)),
-            started_at: at.started_at.map(Timestamp),
-            completed_at: at.completed_at.map(Timestamp),
-            runner_name,
-            repo: route.repo.clone(),
-            installation_id: None,
-        });
+        let route = self.books[at.trace_index].route;
+        // The route's event, refilled: its repository and labels are this job's already.
+        let mut event = std::mem::replace(&mut self.routes[route].event, WebhookEvent::Ping);
+        if let WebhookEvent::WorkflowJob(job) = &mut event {
+            let runner_name = match (action, at.runner) {
+                ("queued", _) | (_, None) => None,
+                (_, Some(r)) => Some(match self.gh.listed_of(r) {
+                    Some(l) => Cow::Borrowed(l.name.as_str()),
+                    None => Cow::Owned(naming::runner_name(
+                        self.cfg,
+                        &self.ec2.instances[self.gh.runners[r].instance].id,
+                    )),
+                }),
+            };
+            match runner_name {
+                Some(name) => {
+                    let mut buf = job.runner_name.take().unwrap_or_default();
+                    buf.clear();
+                    buf.push_str(&name);
+                    job.runner_name = Some(buf);
+                }
+                None => job.runner_name = None,
+            }
+            job.action.clear();
+            job.action.push_str(action);
+            job.status.clear();
+            job.status.push_str(action);
+            job.job_id = at.job_id;
+            job.run_id = trace.run_id;
+            job.run_attempt = at.run_attempt;
+            if job.conclusion.as_deref() != at.conclusion {
+                job.conclusion = at.conclusion.map(str::to_string);
+            }
+            job.created_at = Some(Timestamp(at.queued_at));
+            job.started_at = at.started_at.map(Timestamp);
+            job.completed_at = at.completed_at.map(Timestamp);
+        }
         let commands = decide_event(self.cfg, &event);
+        self.routes[route].event = event;
         self.current_attempt = Some(a);
         self.perform_all(Context::Webhook, commands);
         self.current_attempt = None;
@@ -1457,8 +1485,7 @@ impl<'a> Sim<'a> {
             }
             Command::TagInstance { instance_id, tags } => {
                 if let Some(i) = self.ec2.index_of(&instance_id) {
-                    self.ec2.instances[i].raw_tags.extend(tags);
-                    self.ec2.retag(i);
+                    self.ec2.tag(i, tags);
                 }
                 None
             }

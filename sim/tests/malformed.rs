@@ -215,7 +215,7 @@ fn run_all_loaders(bytes: &[u8]) {
     }
     let types: Vec<_> = b.instance_types().map(|(id, _)| id).collect();
     for ty in types {
-        for az in b.spot_zones(ty) {
+        for &az in b.spot_zones(ty) {
             let _ = b.spot_price_at_id(ty, az, flotilla_core::Timestamp(0));
             let _ = b.spot_cost_usd_id(
                 ty,

@@ -440,6 +440,8 @@ struct TypeEntry {
     on_demand: Option<f64>,
     advice: Option<SpotAdvice>,
     spot: Vec<(AzId, SpotSeries)>,
+    /// The zones of `spot` by zone name (every launch asks).
+    zones_by_name: Vec<AzId>,
 }
 
 /// Prices for one region and OS.
@@ -533,14 +535,10 @@ impl PriceBook {
     }
 
     /// The zones with a spot series for an instance type, by zone name.
-    pub fn spot_zones(&self, ty: TypeId) -> Vec<AzId> {
-        let mut v: Vec<AzId> = self
-            .types
+    pub fn spot_zones(&self, ty: TypeId) -> &[AzId] {
+        self.types
             .get(ty.0 as usize)
-            .map(|e| e.spot.iter().map(|(az, _)| *az).collect())
-            .unwrap_or_default();
-        v.sort_by(|a, b| self.az_name(*a).cmp(self.az_name(*b)));
-        v
+            .map_or(&[], |e| e.zones_by_name.as_slice())
     }
 
     /// The raw series for (type, zone).
@@ -880,6 +878,11 @@ impl PriceBook {
                     let mut s = SpotSeries::default();
                     s.merge(points);
                     entry.spot.push((az, s));
+                    let mut zones: Vec<AzId> = entry.spot.iter().map(|(az, _)| *az).collect();
+                    zones.sort_by(|a, b| {
+                        self.az_names[a.0 as usize].cmp(&self.az_names[b.0 as usize])
+                    });
+                    entry.zones_by_name = zones;
                 }
             }
         }

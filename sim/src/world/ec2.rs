@@ -115,6 +115,18 @@ impl Ec2 {
         }
     }
 
+    /// Writes tags (CreateTags): each new tag is read over the parsed ones, as a fresh
+    /// DescribeInstances would show them.
+    pub fn tag(&mut self, idx: usize, new: BTreeMap<String, String>) {
+        let pos = self.described_pos[idx];
+        for (k, v) in new {
+            if let Some(p) = pos {
+                tags::apply(&mut self.described[p].tags, &k, &v);
+            }
+            self.instances[idx].raw_tags.insert(k, v);
+        }
+    }
+
     /// Rewrites the parsed tags after a change of raw tags.
     pub fn retag(&mut self, idx: usize) {
         if let Some(p) = self.described_pos[idx] {
