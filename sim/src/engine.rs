@@ -1061,7 +1061,14 @@ impl<'a> Sim<'a> {
 
     // ---- spot ----
 
-    fn notice(&self, i: usize, kind: InterruptionKind) -> InterruptionNotice {
+    /// What the termination watcher reads about instance `i`; `tags_when_live` are its tags
+    /// from before a termination (a terminated instance keeps no tags in the simulator).
+    fn notice(
+        &self,
+        i: usize,
+        kind: InterruptionKind,
+        tags_when_live: Option<flotilla_core::model::InstanceTags>,
+    ) -> InterruptionNotice {
         let inst = &self.ec2.instances[i];
         let instance = self.ec2.described_of(i).cloned().or_else(|| {
             Some(flotilla_core::model::Instance {
@@ -1070,7 +1077,9 @@ impl<'a> Sim<'a> {
                 launch_time: Timestamp(inst.launched_at),
                 instance_type: self.prices.type_name(inst.type_id).to_string(),
                 capacity_type: inst.capacity,
-                tags: tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                tags: tags_when_live.unwrap_or_else(|| {
+                    tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                }),
             })
         });
         let runner = inst.runner.and_then(|r| self.gh.listed_of(r).cloned());
@@ -1088,7 +1097,7 @@ impl<'a> Sim<'a> {
         }
         self.counters.lambda_invocations += 1;
         self.counters.lambda_ms += WATCHER_INVOCATION_MS;
-        let notice = self.notice(i, InterruptionKind::SpotWarning);
+        let notice = self.notice(i, InterruptionKind::SpotWarning, None);
         let commands = decide(
             self.cfg,
             &Observation::Interruption(notice.clone()),
@@ -1104,10 +1113,11 @@ impl<'a> Sim<'a> {
         }
         self.counters.interruptions += 1;
         self.ec2.instances[i].interrupted = true;
+        let tags_when_live = self.ec2.described_of(i).map(|d| d.tags.clone());
         self.terminate(i, "interrupted");
         self.counters.lambda_invocations += 1;
         self.counters.lambda_ms += WATCHER_INVOCATION_MS;
-        let notice = self.notice(i, InterruptionKind::Terminating);
+        let notice = self.notice(i, InterruptionKind::Terminating, tags_when_live);
         let commands = decide(
             self.cfg,
             &Observation::Interruption(notice.clone()),

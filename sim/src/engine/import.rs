@@ -275,7 +275,7 @@ fn observe_interruption(sim: &mut Sim<'_>, observation: &Observation<'_>) -> Tab
         );
         sim.ec2.instances[i].runner = Some(idx);
     }
-    let mut n = sim.notice(i, notice.kind.clone());
+    let mut n = sim.notice(i, notice.kind.clone(), None);
     // The watcher reads the instance's type from DescribeInstances; the imported world has the
     // scenario's.
     if let (Some(a), Some(b)) = (&mut n.instance, &notice.instance) {

@@ -152,6 +152,9 @@ impl Ec2 {
         let inst = &mut self.instances[idx];
         inst.state = state;
         inst.ended_at = Some(now);
+        // Nobody reads a terminated instance's tags (DescribeInstances filters it out): a long
+        // replay keeps millions of instances for billing, not their tags.
+        inst.raw_tags = BTreeMap::new();
         if let Some(n) = self.live_per_pool.get_mut(&(inst.type_id.0, inst.az.0)) {
             *n = n.saturating_sub(1);
         }

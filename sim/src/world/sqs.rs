@@ -26,6 +26,14 @@ pub struct Message {
     pub state: MessageState,
 }
 
+impl Message {
+    /// A settled message is never read again: a long replay keeps its bookkeeping, not its body.
+    fn release_body(&mut self) {
+        self.job.labels = Vec::new();
+        self.job.repo = Default::default();
+    }
+}
+
 #[derive(Default)]
 pub struct BuildQueue {
     pub messages: Vec<Message>,
@@ -121,12 +129,15 @@ impl BuildQueue {
         if m.state == MessageState::InFlight || m.state == MessageState::Waiting {
             self.waiting.remove(&(m.visible_at, idx));
             m.state = MessageState::Deleted;
+            m.release_body();
         }
     }
 
     /// Messages received too often go to the dead-letter queue; messages past retention expire.
     pub fn dead_letter(&mut self, idx: usize) {
-        self.messages[idx].state = MessageState::DeadLettered;
+        let m = &mut self.messages[idx];
+        m.state = MessageState::DeadLettered;
+        m.release_body();
         self.dead_lettered += 1;
     }
 
@@ -134,6 +145,7 @@ impl BuildQueue {
         let m = &mut self.messages[idx];
         self.waiting.remove(&(m.visible_at, idx));
         m.state = MessageState::Expired;
+        m.release_body();
         self.expired += 1;
     }
 }
