@@ -385,7 +385,7 @@ impl<'a> Sim<'a> {
         self.books.reserve(n);
         self.gh.attempts.reserve(n);
         self.sqs.messages.reserve(n);
-        self.events.reserve(n + 64);
+        self.arrivals.reserve(n);
         // Arrivals bypass the heap when they come in (time, job) order, as loaded traces do.
         let sorted = self
             .trace
@@ -890,16 +890,15 @@ impl<'a> Sim<'a> {
         let check = wants_job_status(self.cfg);
         messages_idx
             .iter()
-            .map(|&m| {
+            .filter_map(|&m| {
                 let msg = &self.sqs.messages[m];
-                let claim = naming::launch_claim_parameter(
-                    &self.cfg.prefix,
-                    msg.job.job_id,
-                    msg.job.run_attempt,
-                );
-                JobMessage {
+                // Received messages are unsettled: they still have their body.
+                let job = msg.job.as_deref()?;
+                let claim =
+                    naming::launch_claim_parameter(&self.cfg.prefix, job.job_id, job.run_attempt);
+                Some(JobMessage {
                     message_id: msg.id.clone(),
-                    job: msg.job.clone(),
+                    job: job.clone(),
                     receive_count: msg.receive_count,
                     status: if check {
                         self.job_status(msg.attempt)
@@ -907,7 +906,7 @@ impl<'a> Sim<'a> {
                         JobStatus::NotChecked
                     },
                     claimed_at: self.ssm.claims.get(&claim).map(|t| Timestamp(*t)),
-                }
+                })
             })
             .collect()
     }

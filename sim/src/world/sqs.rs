@@ -18,7 +18,8 @@ pub enum MessageState {
 #[derive(Clone, Debug)]
 pub struct Message {
     pub id: String,
-    pub job: QueuedJob,
+    /// The body, until the message is settled.
+    pub job: Option<Box<QueuedJob>>,
     pub attempt: usize,
     pub sent_at: i64,
     pub visible_at: i64,
@@ -29,8 +30,7 @@ pub struct Message {
 impl Message {
     /// A settled message is never read again: a long replay keeps its bookkeeping, not its body.
     fn release_body(&mut self) {
-        self.job.labels = Vec::new();
-        self.job.repo = Default::default();
+        self.job = None;
     }
 }
 
@@ -69,7 +69,7 @@ impl BuildQueue {
         let visible_at = now + delay_ms;
         self.messages.push(Message {
             id,
-            job,
+            job: Some(Box::new(job)),
             attempt,
             sent_at: now,
             visible_at,
