@@ -564,7 +564,7 @@ impl<'a> Sim<'a> {
             Event::PoolTick(p) => self.on_pool_tick(p),
             Event::Perform(p) => {
                 if let Some(pending) = self.pending[p].take() {
-                    self.perform_all(pending.context, pending.commands);
+                    let _ = self.perform_all(pending.context, pending.commands);
                 }
             }
             Event::SpotWarning(i) => self.on_spot_warning(i),
@@ -784,7 +784,7 @@ impl<'a> Sim<'a> {
         let commands = decide_event(self.cfg, &event);
         self.routes[route].event = event;
         self.current_attempt = Some(a);
-        self.perform_all(Context::Webhook, commands);
+        let _ = self.perform_all(Context::Webhook, commands);
         self.current_attempt = None;
     }
 
@@ -806,7 +806,7 @@ impl<'a> Sim<'a> {
             installation_id: None,
         });
         let commands = decide_event(self.cfg, &event);
-        self.perform_all(Context::Webhook, commands);
+        let _ = self.perform_all(Context::Webhook, commands);
     }
 
     // ---- scale-up ----
@@ -885,30 +885,44 @@ impl<'a> Sim<'a> {
     }
 
     /// The batch as scale-up sees it: each message with GitHub's answer for its job (when the
-    /// policy wants one) and its launch claim.
-    fn job_messages(&self, messages_idx: &[usize]) -> Vec<JobMessage> {
+    /// policy wants one) and its launch claim. The bodies move into the batch for the
+    /// invocation (see [`Sim::return_bodies`]), with the index of each message.
+    fn job_messages(&mut self, messages_idx: &[usize]) -> (Vec<JobMessage>, Vec<usize>) {
         let check = wants_job_status(self.cfg);
-        messages_idx
-            .iter()
-            .filter_map(|&m| {
-                let msg = &self.sqs.messages[m];
-                // Received messages are unsettled: they still have their body.
-                let job = msg.job.as_deref()?;
-                let claim =
-                    naming::launch_claim_parameter(&self.cfg.prefix, job.job_id, job.run_attempt);
-                Some(JobMessage {
-                    message_id: msg.id.clone(),
-                    job: job.clone(),
-                    receive_count: msg.receive_count,
-                    status: if check {
-                        self.job_status(msg.attempt)
-                    } else {
-                        JobStatus::NotChecked
-                    },
-                    claimed_at: self.ssm.claims.get(&claim).map(|t| Timestamp(*t)),
-                })
-            })
-            .collect()
+        let mut batch = Vec::with_capacity(messages_idx.len());
+        let mut taken = Vec::with_capacity(messages_idx.len());
+        for &m in messages_idx {
+            // Received messages are unsettled: they still have their body.
+            let Some(job) = self.sqs.messages[m].job.take() else {
+                continue;
+            };
+            let msg = &self.sqs.messages[m];
+            let claim =
+                naming::launch_claim_parameter(&self.cfg.prefix, job.job_id, job.run_attempt);
+            batch.push(JobMessage {
+                message_id: msg.id.clone(),
+                job: *job,
+                receive_count: msg.receive_count,
+                status: if check {
+                    self.job_status(msg.attempt)
+                } else {
+                    JobStatus::NotChecked
+                },
+                claimed_at: self.ssm.claims.get(&claim).map(|t| Timestamp(*t)),
+            });
+            taken.push(m);
+        }
+        (batch, taken)
+    }
+
+    /// The invocation is over: messages still on the queue get their bodies back.
+    fn return_bodies(&mut self, batch: Vec<JobMessage>, taken: &[usize]) {
+        for (message, &m) in batch.into_iter().zip(taken) {
+            let msg = &mut self.sqs.messages[m];
+            if matches!(msg.state, MessageState::Waiting | MessageState::InFlight) {
+                msg.job = Some(Box::new(message.job));
+            }
+        }
     }
 
     fn on_scale_up(&mut self, inv: usize) {
@@ -916,7 +930,7 @@ impl<'a> Sim<'a> {
         self.counters.scale_up_invocations += 1;
         self.counters.lambda_invocations += 1;
         let check = wants_job_status(self.cfg);
-        let messages = self.job_messages(&messages_idx);
+        let (messages, taken) = self.job_messages(&messages_idx);
         let mut owners = Vec::new();
         for &m in &messages_idx {
             let scope = self.gh.attempts[self.sqs.messages[m].attempt].scope;
@@ -948,7 +962,9 @@ impl<'a> Sim<'a> {
         let (commands, messages) = commands;
         let launches_before = self.counters.launched;
         let context = Context::ScaleUp(messages);
-        self.perform_all(context, commands);
+        if let Context::ScaleUp(messages) = self.perform_all(context, commands) {
+            self.return_bodies(messages, &taken);
+        }
         // Messages the policy neither retried nor discarded were launched for: done.
         for &m in &messages_idx {
             if self.sqs.messages[m].state == MessageState::InFlight {
@@ -1103,7 +1119,7 @@ impl<'a> Sim<'a> {
             self.now_ts(),
         );
         self.gh.api_call(self.now, 1);
-        self.perform_all(Context::Interruption(Box::new(notice)), commands);
+        let _ = self.perform_all(Context::Interruption(Box::new(notice)), commands);
     }
 
     fn on_spot_reclaim(&mut self, i: usize) {
@@ -1122,7 +1138,7 @@ impl<'a> Sim<'a> {
             &Observation::Interruption(notice.clone()),
             self.now_ts(),
         );
-        self.perform_all(Context::Interruption(Box::new(notice)), commands);
+        let _ = self.perform_all(Context::Interruption(Box::new(notice)), commands);
     }
 
     fn hourly_interruption_rate(&self, ty: TypeId) -> f64 {
@@ -1357,7 +1373,8 @@ impl<'a> Sim<'a> {
 
     /// Performs the commands in order, then the commands their outcomes bring, level by level
     /// (the order of one first-in, first-out queue).
-    fn perform_all(&mut self, mut context: Context, commands: Vec<Command>) {
+    /// Returns the context (a scale-up batch goes back to its messages).
+    fn perform_all(&mut self, mut context: Context, commands: Vec<Command>) -> Context {
         let mut level = commands;
         let mut guard = 0;
         while !level.is_empty() {
@@ -1365,7 +1382,7 @@ impl<'a> Sim<'a> {
             for cmd in level {
                 guard += 1;
                 if guard > 10_000 {
-                    return;
+                    return context;
                 }
                 let Some(outcome) = self.perform(cmd) else {
                     continue;
@@ -1393,6 +1410,7 @@ impl<'a> Sim<'a> {
             }
             level = next;
         }
+        context
     }
 
     fn perform(&mut self, cmd: Command) -> Option<Outcome> {

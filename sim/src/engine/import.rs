@@ -181,7 +181,7 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
                 sim.sqs.messages[i].receive_count = m.receive_count;
                 idx.push(i);
             }
-            let messages = sim.job_messages(&idx);
+            let (messages, _) = sim.job_messages(&idx);
             let obs = Observation::ScaleUp(flotilla_core::observation::ScaleUpBatch {
                 messages,
                 fleet: owned_fleet(&sim, Vec::new(), Vec::new()),
