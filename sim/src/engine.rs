@@ -1269,6 +1269,7 @@ impl<'a> Sim<'a> {
         let owner = req.owner.clone();
         let scope = self.gh.scope_id(&owner);
         let mut ids = Vec::with_capacity(req.count as usize);
+        let launch_tags = tags::parse(req.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         for _ in 0..req.count {
             let pool = choose_pool(req.allocation_strategy, &pools, &self.ec2);
             let idx = self.ec2.instances.len();
@@ -1283,7 +1284,7 @@ impl<'a> Sim<'a> {
             };
             let prices = self.prices;
             let type_name = prices.type_name(pool.type_id);
-            self.ec2.add(
+            self.ec2.add_tagged(
                 SimInstance {
                     id: id.clone(),
                     type_id: pool.type_id,
@@ -1292,7 +1293,7 @@ impl<'a> Sim<'a> {
                     launched_at: self.now,
                     state: InstanceState::Pending,
                     ended_at: None,
-                    raw_tags: req.tags.clone(),
+                    raw_tags: BTreeMap::new(),
                     runner: None,
                     token: false,
                     registering: false,
@@ -1301,6 +1302,7 @@ impl<'a> Sim<'a> {
                     interrupted: false,
                 },
                 type_name,
+                launch_tags.clone(),
             );
             self.counters.launched += 1;
             match req.capacity_type {
@@ -1518,10 +1520,7 @@ impl<'a> Sim<'a> {
             }
             Command::UntagInstance { instance_id, keys } => {
                 if let Some(i) = self.ec2.index_of(&instance_id) {
-                    for k in keys {
-                        self.ec2.instances[i].raw_tags.remove(&k);
-                    }
-                    self.ec2.retag(i);
+                    self.ec2.untag(i, &keys);
                 }
                 None
             }

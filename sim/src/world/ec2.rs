@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use flotilla_core::config::{AllocationStrategy, CapacityType};
-use flotilla_core::model::{Instance, InstanceState};
+use flotilla_core::model::{Instance, InstanceState, InstanceTags};
 use flotilla_core::tags;
 
 use crate::prices::{AzId, PriceBook, TypeId};
@@ -20,6 +20,8 @@ pub struct SimInstance {
     pub state: InstanceState,
     /// When termination was requested (billing ends).
     pub ended_at: Option<i64>,
+    /// Tags of an instance that is not live (imported state). A live instance's tags are its
+    /// described entry's, kept parsed: nothing reads a launched instance's raw tags.
     pub raw_tags: BTreeMap<String, String>,
     /// Index of its GitHub runner, once registered.
     pub runner: Option<usize>,
@@ -84,7 +86,20 @@ impl Ec2 {
         idx
     }
 
-    pub fn add(&mut self, inst: SimInstance, type_name: &str) -> usize {
+    /// Adds a live instance described with its raw tags (imported state).
+    pub fn add(&mut self, mut inst: SimInstance, type_name: &str) -> usize {
+        let parsed = tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        inst.raw_tags = BTreeMap::new();
+        self.add_tagged(inst, type_name, parsed)
+    }
+
+    /// Adds a live instance with its tags already parsed (a launch).
+    pub fn add_tagged(
+        &mut self,
+        inst: SimInstance,
+        type_name: &str,
+        parsed: InstanceTags,
+    ) -> usize {
         let idx = self.instances.len();
         if instance_index(&inst.id) != Some(idx) {
             self.foreign.insert(inst.id.clone(), idx);
@@ -95,7 +110,7 @@ impl Ec2 {
             launch_time: flotilla_core::Timestamp(inst.launched_at),
             instance_type: type_name.to_string(),
             capacity_type: inst.capacity,
-            tags: tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            tags: parsed,
         };
         *self
             .live_per_pool
@@ -115,24 +130,28 @@ impl Ec2 {
         }
     }
 
-    /// Writes tags (CreateTags): each new tag is read over the parsed ones, as a fresh
+    /// Writes tags (CreateTags): each is read over the parsed ones, as a fresh
     /// DescribeInstances would show them.
     pub fn tag(&mut self, idx: usize, new: BTreeMap<String, String>) {
-        let pos = self.described_pos[idx];
-        for (k, v) in new {
-            if let Some(p) = pos {
-                tags::apply(&mut self.described[p].tags, &k, &v);
+        match self.described_pos[idx] {
+            Some(p) => {
+                for (k, v) in new {
+                    tags::apply(&mut self.described[p].tags, &k, &v);
+                }
             }
-            self.instances[idx].raw_tags.insert(k, v);
+            None => self.instances[idx].raw_tags.extend(new),
         }
     }
 
-    /// Rewrites the parsed tags after a change of raw tags.
-    pub fn retag(&mut self, idx: usize) {
-        if let Some(p) = self.described_pos[idx] {
-            let inst = &self.instances[idx];
-            self.described[p].tags =
-                tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    /// Removes tags (DeleteTags): an absent tag reads as an empty one.
+    pub fn untag(&mut self, idx: usize, keys: &[String]) {
+        for k in keys {
+            match self.described_pos[idx] {
+                Some(p) => tags::apply(&mut self.described[p].tags, k, ""),
+                None => {
+                    self.instances[idx].raw_tags.remove(k);
+                }
+            }
         }
     }
 
