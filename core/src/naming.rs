@@ -6,8 +6,8 @@ use crate::config::Config;
 // These names are built on every launch, scale-up message and runner (the simulator builds
 // millions per tuning run): joined by hand rather than through `format!`'s machinery.
 
-/// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+/// Appends `n` in decimal (what `write!(out, "{n}")` does, without the formatting machinery).
+pub fn push_decimal(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -45,7 +45,7 @@ pub fn token_parameter(prefix: &str, instance_id: &str) -> String {
 
 /// The path under which every token parameter lives (for listing).
 pub fn token_parameter_path(prefix: &str) -> String {
-    format!("/{prefix}/runners/tokens/")
+    joined(&["/", prefix, "/runners/tokens/"], 0)
 }
 
 /// The put-if-absent record that makes a duplicate delivery of a job harmless.

@@ -187,7 +187,11 @@ mod tests {
         ] {
             apply(&mut tags, k, v);
             raw.insert(k.to_string(), v.to_string());
-            assert_eq!(tags, parse(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))), "{k}");
+            assert_eq!(
+                tags,
+                parse(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                "{k}"
+            );
         }
     }
 

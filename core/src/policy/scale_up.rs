@@ -67,7 +67,7 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
     let max = u64::from(config.runners_maximum_count);
     // Idle runners GitHub could hand a queued job to; each is counted for one job only.
     let mut idle_taken = vec![false; fleet.runners.len()];
-    let mut commands = Vec::new();
+    let mut commands = Vec::with_capacity(batch.messages.len());
 
     for msg in &batch.messages {
         let job = &msg.job;

@@ -76,10 +76,11 @@ pub fn decide_event(config: &Config, event: &WebhookEvent) -> Vec<Command> {
         WebhookEvent::Ping => vec![respond(200, "pong")],
         WebhookEvent::Other { name } => vec![respond(202, format!("{name} events are ignored"))],
         WebhookEvent::WorkflowJob(job) => {
-            let mut commands = vec![Command::ArchiveJobEvent {
+            let mut commands = Vec::with_capacity(3);
+            commands.push(Command::ArchiveJobEvent {
                 job_id: job.job_id,
                 action: job.action.clone(),
-            }];
+            });
             match job.action.as_str() {
                 "queued" => commands.extend(route(config, job.queued_job())),
                 "in_progress" => {
@@ -96,8 +97,12 @@ pub fn decide_event(config: &Config, event: &WebhookEvent) -> Vec<Command> {
                                     tags::job_ref_value(&job.job_ref()),
                                 ),
                             });
-                            commands
-                                .push(respond(200, format!("job {} started on {id}", job.job_id)));
+                            let mut message = String::with_capacity(48);
+                            message.push_str("job ");
+                            naming::push_decimal(&mut message, job.job_id);
+                            message.push_str(" started on ");
+                            message.push_str(id);
+                            commands.push(respond(200, message));
                         }
                         None => {
                             commands.push(respond(200, "job started on a runner of another pool"))
@@ -179,7 +184,10 @@ pub fn route(config: &Config, job: QueuedJob) -> Vec<Command> {
         deduplication_id: format!("{}-{}", job.job_id, job.run_attempt),
         group_id: job.job_id.to_string(),
     });
-    let message = format!("job {} queued for scale-up", job.job_id);
+    let mut message = String::with_capacity(48);
+    message.push_str("job ");
+    naming::push_decimal(&mut message, job.job_id);
+    message.push_str(" queued for scale-up");
     vec![Command::Enqueue { job, fifo }, respond(201, message)]
 }
 

@@ -214,16 +214,14 @@ pub fn choose_pool(strategy: AllocationStrategy, pools: &[Pool], ec2: &Ec2) -> P
     };
     let by_priority = |a: &&Pool, b: &&Pool| a.priority.cmp(&b.priority).then(a.az.0.cmp(&b.az.0));
     let best_bucket = pools.iter().map(|p| p.bucket).min().unwrap_or(0);
-    let deep: Vec<&Pool> = pools.iter().filter(|p| p.bucket == best_bucket).collect();
+    let deep = || pools.iter().filter(|p| p.bucket == best_bucket);
     let chosen = match strategy {
         AllocationStrategy::LowestPrice => pools.iter().min_by(by_price),
         // The pools most likely to have capacity, then the cheapest of them.
-        AllocationStrategy::PriceCapacityOptimized => deep.iter().copied().min_by(by_price),
+        AllocationStrategy::PriceCapacityOptimized => deep().min_by(by_price),
         // Capacity only; among equals, the first in request order.
         AllocationStrategy::CapacityOptimized
-        | AllocationStrategy::CapacityOptimizedPrioritized => {
-            deep.iter().copied().min_by(by_priority)
-        }
+        | AllocationStrategy::CapacityOptimizedPrioritized => deep().min_by(by_priority),
         // Spread: the pool with the fewest live instances, cheapest among those.
         AllocationStrategy::Diversified => pools.iter().min_by(|a, b| {
             ec2.live_in_pool(a.type_id, a.az)
@@ -242,7 +240,8 @@ pub fn candidate_pools(
     capacity: CapacityType,
     at: flotilla_core::Timestamp,
 ) -> Vec<Pool> {
-    let mut pools = Vec::new();
+    // Most regions have three zones.
+    let mut pools = Vec::with_capacity(types.len() * 3);
     for &(priority, ty) in types {
         let bucket = prices.advice_id(ty).map(|a| a.bucket.index).unwrap_or(2);
         match capacity {

@@ -52,7 +52,9 @@ impl BuildQueue {
         now: i64,
         delay_ms: i64,
     ) -> (usize, i64) {
-        let id = format!("msg-{}", self.messages.len());
+        let mut id = String::with_capacity(16);
+        id.push_str("msg-");
+        flotilla_core::naming::push_decimal(&mut id, self.messages.len() as u64);
         self.send_as(id, job, attempt, now, delay_ms)
     }
 
