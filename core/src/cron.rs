@@ -535,8 +535,17 @@ impl Cron {
     }
 }
 
+/// The lowest set bit in `from..=hi`.
 fn next_bit(bits: u64, from: u32, hi: u32) -> Option<u32> {
-    (from..=hi).find(|b| bits & (1 << b) != 0)
+    if from > hi || from >= 64 {
+        return None;
+    }
+    let above = bits >> from;
+    if above == 0 {
+        return None;
+    }
+    let b = from + above.trailing_zeros();
+    (b <= hi).then_some(b)
 }
 
 impl Schedule {
@@ -594,6 +603,18 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn next_bit_is_the_lowest_set_bit_in_range() {
+        for bits in [0u64, 1, 0b1010_0000, 1 << 59, u64::MAX, 0x0f0f_0f0f] {
+            for from in 0..62 {
+                for hi in [0u32, 5, 23, 59] {
+                    let slow = (from..=hi).find(|b| bits & (1 << b) != 0);
+                    assert_eq!(next_bit(bits, from, hi), slow, "{bits:b} {from} {hi}");
+                }
+            }
+        }
     }
 
     #[test]
