@@ -300,8 +300,10 @@ pub fn archive_line(body: &[u8], received_at: Timestamp) -> Vec<u8> {
     line.extend_from_slice(received_at.to_rfc3339().as_bytes());
     line.extend_from_slice(b"\",\"payload\":");
     if body.contains(&b'\n') {
-        match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(v) => line.extend_from_slice(v.to_string().as_bytes()),
+        // Pretty-printed (GitHub sends compact JSON; a hand-made delivery may not): the same JSON
+        // on one line. What a `serde_json::Value` would refuse is archived as `null`.
+        match flotilla_core::webhook::check_json(body) {
+            Ok(()) => compact_json(body, &mut line),
             Err(_) => line.extend_from_slice(b"null"),
         }
     } else {
@@ -309,6 +311,46 @@ pub fn archive_line(body: &[u8], received_at: Timestamp) -> Vec<u8> {
     }
     line.extend_from_slice(b"}\n");
     line
+}
+
+/// Appends valid JSON `body` without the whitespace between its tokens: strings (where a raw
+/// newline cannot occur) are copied as they are, so the value is unchanged, keys keep their order
+/// and nothing is re-encoded.
+fn compact_json(body: &[u8], out: &mut Vec<u8>) {
+    let is_space = |b: u8| matches!(b, b' ' | b'\n' | b'\r' | b'\t');
+    let mut i = 0;
+    while i < body.len() {
+        let start = i;
+        match body[i] {
+            b if is_space(b) => {
+                i += 1;
+                continue;
+            }
+            b'"' => {
+                i += 1;
+                // To the closing quote, past escapes (`\"` included).
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &body[i..]) {
+                        Some(k) if body[i + k] == b'"' => {
+                            i += k + 1;
+                            break;
+                        }
+                        Some(k) => i = (i + k + 2).min(body.len()),
+                        None => {
+                            i = body.len();
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => {
+                while i < body.len() && !is_space(body[i]) && body[i] != b'"' {
+                    i += 1;
+                }
+            }
+        }
+        out.extend_from_slice(&body[start..i]);
+    }
 }
 
 impl<A: Aws, G: GitHub> Perform for Invocation<'_, A, G> {
@@ -558,5 +600,37 @@ mod tests {
         assert_eq!(text.matches('\n').count(), 1);
         let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(v["payload"]["a"], 1);
+        let bad = archive_line(b"{\n  \"a\": \"\xff\"\n}", t);
+        assert!(String::from_utf8(bad)
+            .unwrap()
+            .contains("\"payload\":null}"));
+    }
+
+    #[test]
+    fn compacting_keeps_the_value_strings_and_key_order() {
+        let body = "{\n  \"z\": \"a \\\" b\\\\\",\n\t\"a\" : [ 1 , 2.5e3, {\"k\": \" x\\n \"} ],\r\n \"\u{e9}\": null }";
+        let mut out = Vec::new();
+        compact_json(body.as_bytes(), &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "{\"z\":\"a \\\" b\\\\\",\"a\":[1,2.5e3,{\"k\":\" x\\n \"}],\"\u{e9}\":null}"
+        );
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/webhooks");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("SKIPPED: {} is absent", dir.display());
+            return;
+        };
+        for e in entries {
+            let body = std::fs::read(e.unwrap().path()).unwrap();
+            let mut out = Vec::new();
+            compact_json(&body, &mut out);
+            assert!(!out.contains(&b'\n'));
+            assert_eq!(
+                serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+            );
+        }
     }
 }
