@@ -1,12 +1,15 @@
 //! Numbers for the closing note (printed, never asserted):
 //! - the webhook handler in process over every payload of `../shared/data/webhooks/`, AWS
-//!   stubbed: p50/p99 of the handler alone, and with the event's JSON parse;
+//!   stubbed: p50/p99 of the handler alone, with the event's JSON parse, and with the production
+//!   JSON log subscriber formatting each line (to `io::sink`), and alone on the same payloads
+//!   compacted (the files are pretty-printed, GitHub's deliveries are not);
 //! - with `FLOTILLA_MOTO_URL` (lambdas/tests/run.sh's moto, or any): 100 queued jobs, delay 0 →
 //!   100 instances requested in moto through scale-up (batches of 10, one invocation at a time,
 //!   as the default reserved concurrency of 1 runs them);
 //! - zip sizes, when `lambdas/package.sh` has built them.
 //!
-//! `cargo bench -p flotilla-lambdas --bench lambdas`
+//! `cargo bench -p flotilla-lambdas --bench lambdas` (`FLOTILLA_BENCH_PER_PAYLOAD=1`: each
+//! payload's median too; `FLOTILLA_BENCH_ONLY=<part of a file name>`: those payloads only)
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -36,23 +39,34 @@ fn webhook_bench(rt: &tokio::runtime::Runtime) {
         return;
     };
     let mut events: Vec<Vec<u8>> = Vec::new();
-    for e in entries {
-        let path = e.unwrap().path();
+    let mut compact: Vec<HttpRequest> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !name.ends_with(".json") {
+        let only = std::env::var("FLOTILLA_BENCH_ONLY").unwrap_or_default();
+        if !name.ends_with(".json") || !name.contains(&only) {
             continue;
         }
+        names.push(name.clone());
         let body = std::fs::read(&path).unwrap();
         let event = name.split('.').next().unwrap();
-        let json = serde_json::json!({
-            "version": "2.0", "routeKey": "POST /webhook", "rawPath": "/webhook",
-            "headers": {"content-type": "application/json", "x-github-event": event,
-                        "x-github-delivery": "d", "x-hub-signature-256": flotilla_core::webhook::sign(SECRET.as_bytes(), &body)},
-            "requestContext": {"requestId": "r", "http": {"method": "POST"}},
-            "body": base64::engine::general_purpose::STANDARD.encode(&body),
-            "isBase64Encoded": true,
-        });
-        events.push(serde_json::to_vec(&json).unwrap());
+        let api_gateway = |body: &[u8]| {
+            serde_json::json!({
+                "version": "2.0", "routeKey": "POST /webhook", "rawPath": "/webhook",
+                "headers": {"content-type": "application/json", "x-github-event": event,
+                            "x-github-delivery": "d", "x-hub-signature-256": flotilla_core::webhook::sign(SECRET.as_bytes(), body)},
+                "requestContext": {"requestId": "r", "http": {"method": "POST"}},
+                "body": base64::engine::general_purpose::STANDARD.encode(body),
+                "isBase64Encoded": true,
+            })
+        };
+        events.push(serde_json::to_vec(&api_gateway(&body)).unwrap());
+        // The files are pretty-printed; GitHub sends compact JSON (no whitespace, no newline).
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let compact_body = serde_json::to_vec(&value).unwrap();
+        compact.push(serde_json::from_value(api_gateway(&compact_body)).unwrap());
     }
     let config = Config {
         prefix: "bench".into(),
@@ -99,18 +113,75 @@ fn webhook_bench(rt: &tokio::runtime::Runtime) {
                 std::hint::black_box(resp);
             }
         }
+        let mut compact_alone = Vec::with_capacity(rounds * compact.len());
+        for _ in 0..rounds {
+            for req in &compact {
+                let t = Instant::now();
+                let resp = handle(&ctx, req).await.unwrap();
+                compact_alone.push(t.elapsed());
+                std::hint::black_box(resp);
+            }
+        }
+        // As deployed, every answer also formats its JSON log line (`logging::subscriber`, the
+        // one `runtime` installs); here the line goes to `io::sink` instead of stdout, so the
+        // write to Lambda's log pipe (one `write` per line) is the only part left out. Last:
+        // once a subscriber was set, tracing's callsites stay enabled.
+        let mut with_logs = Vec::with_capacity(rounds * parsed.len());
+        {
+            let _logs = tracing::subscriber::set_default(flotilla_lambdas::logging::subscriber(
+                "info",
+                std::io::sink,
+            ));
+            for r in &parsed {
+                handle(&ctx, r).await.unwrap();
+            }
+            for _ in 0..rounds {
+                for req in &parsed {
+                    let t = Instant::now();
+                    let resp = handle(&ctx, req).await.unwrap();
+                    with_logs.push(t.elapsed());
+                    std::hint::black_box(resp);
+                }
+            }
+        }
+        if std::env::var_os("FLOTILLA_BENCH_PER_PAYLOAD").is_some() {
+            // The handler alone, per payload: its median over the rounds.
+            for (i, name) in names.iter().enumerate() {
+                let mut mine: Vec<Duration> =
+                    alone.iter().skip(i).step_by(names.len()).copied().collect();
+                mine.sort();
+                println!(
+                    "  {name:48} {:>6} B  p50 {:6.1} µs",
+                    std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0),
+                    percentile(&mine, 0.5).as_secs_f64() * 1e6
+                );
+            }
+        }
         alone.sort();
         with_parse.sort();
+        with_logs.sort();
+        compact_alone.sort();
+        let us = |v: &[Duration], p: f64| percentile(v, p).as_secs_f64() * 1e6;
         println!(
             "webhook handler in process, {} payloads x {rounds}, AWS stubbed: p50 {:.1} µs, p99 {:.1} µs (targets 10 / 60)",
             parsed.len(),
-            percentile(&alone, 0.5).as_secs_f64() * 1e6,
-            percentile(&alone, 0.99).as_secs_f64() * 1e6,
+            us(&alone, 0.5),
+            us(&alone, 0.99),
         );
         println!(
             "webhook handler with the event's JSON parse: p50 {:.1} µs, p99 {:.1} µs",
-            percentile(&with_parse, 0.5).as_secs_f64() * 1e6,
-            percentile(&with_parse, 0.99).as_secs_f64() * 1e6,
+            us(&with_parse, 0.5),
+            us(&with_parse, 0.99),
+        );
+        println!(
+            "webhook handler with its JSON log line formatted (to io::sink): p50 {:.1} µs, p99 {:.1} µs",
+            us(&with_logs, 0.5),
+            us(&with_logs, 0.99),
+        );
+        println!(
+            "webhook handler alone, the same payloads compact as GitHub sends them: p50 {:.1} µs, p99 {:.1} µs",
+            us(&compact_alone, 0.5),
+            us(&compact_alone, 0.99),
         );
     });
 }

@@ -15,15 +15,23 @@ pub fn level(value: &str) -> tracing::Level {
     }
 }
 
-/// Installs the JSON subscriber writing to `writer` (stdout in Lambda). Only our crates log
-/// below `warn`: the SDKs' debug output would carry request bodies.
+/// Installs the JSON subscriber writing to `writer` (stdout in Lambda).
 pub fn init<W>(log_level: &str, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = subscriber(log_level, writer).try_init();
+}
+
+/// The JSON subscriber [`init`] installs, not installed (the benchmark scopes it to its thread).
+/// Only our crates log below `warn`: the SDKs' debug output would carry request bodies.
+pub fn subscriber<W>(log_level: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     use tracing_subscriber::filter::filter_fn;
     use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
 
     let max = level(log_level);
@@ -44,5 +52,5 @@ where
         .flatten_event(true)
         .with_writer(writer)
         .with_filter(ours);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    tracing_subscriber::registry().with(layer)
 }
