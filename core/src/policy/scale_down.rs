@@ -127,8 +127,13 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
         }
     }
 
-    let (keep, strategy) = idle_quota(config, now);
-    // `idle_candidates` is oldest first.
+    // `idle_candidates` is oldest first. (The quota reads the idle_config crons: only when there
+    // is anything to keep.)
+    let (keep, strategy) = if idle_candidates.is_empty() {
+        (0, EvictionStrategy::OldestFirst)
+    } else {
+        idle_quota(config, now)
+    };
     let keep = (keep as usize).min(idle_candidates.len());
     let evict: Vec<&(&Instance, &Runner)> = match strategy {
         EvictionStrategy::OldestFirst => idle_candidates[..idle_candidates.len() - keep]
@@ -145,7 +150,7 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
     // Looked up once per runner and per token: sorted, so a fleet of thousands stays cheap.
     live_ids.sort_unstable();
     let is_live = |id: &str| live_ids.binary_search(&id).is_ok();
-    let pool_labels = config.runner_labels();
+    let mut pool_labels: Option<Vec<String>> = None;
     for runner in fleet.runners.iter() {
         if runner.busy || runner.online || fleet.unlisted_owners.contains(&runner.owner) {
             continue;
@@ -156,7 +161,8 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
         if is_live(instance_id) {
             continue;
         }
-        if runner_covers_job(&runner.labels, &pool_labels) || runner.labels.is_empty() {
+        let pool_labels = pool_labels.get_or_insert_with(|| config.runner_labels());
+        if runner_covers_job(&runner.labels, pool_labels) || runner.labels.is_empty() {
             commands.push(deregister(
                 runner,
                 None,
