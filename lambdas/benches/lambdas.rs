@@ -152,7 +152,9 @@ fn webhook_bench(rt: &tokio::runtime::Runtime) {
                 mine.sort();
                 println!(
                     "  {name:48} {:>6} B  p50 {:6.1} µs",
-                    std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0),
+                    std::fs::metadata(dir.join(name))
+                        .map(|m| m.len())
+                        .unwrap_or(0),
                     percentile(&mine, 0.5).as_secs_f64() * 1e6
                 );
             }
@@ -162,27 +164,32 @@ fn webhook_bench(rt: &tokio::runtime::Runtime) {
         with_logs.sort();
         compact_alone.sort();
         let us = |v: &[Duration], p: f64| percentile(v, p).as_secs_f64() * 1e6;
-        println!(
-            "webhook handler in process, {} payloads x {rounds}, AWS stubbed: p50 {:.1} µs, p99 {:.1} µs (targets 10 / 60)",
-            parsed.len(),
-            us(&alone, 0.5),
-            us(&alone, 0.99),
-        );
-        println!(
-            "webhook handler with the event's JSON parse: p50 {:.1} µs, p99 {:.1} µs",
-            us(&with_parse, 0.5),
-            us(&with_parse, 0.99),
-        );
-        println!(
-            "webhook handler with its JSON log line formatted (to io::sink): p50 {:.1} µs, p99 {:.1} µs",
-            us(&with_logs, 0.5),
-            us(&with_logs, 0.99),
-        );
-        println!(
-            "webhook handler alone, the same payloads compact as GitHub sends them: p50 {:.1} µs, p99 {:.1} µs",
-            us(&compact_alone, 0.5),
-            us(&compact_alone, 0.99),
-        );
+        let n = parsed.len();
+        let lines: [(String, &[Duration]); 4] = [
+            (
+                format!("webhook handler in process, {n} payloads x {rounds}, AWS stubbed"),
+                &alone,
+            ),
+            (
+                "webhook handler with the event's JSON parse".into(),
+                &with_parse,
+            ),
+            (
+                "webhook handler with its JSON log line formatted (to io::sink)".into(),
+                &with_logs,
+            ),
+            (
+                "webhook handler alone, the same payloads compact as GitHub sends them".into(),
+                &compact_alone,
+            ),
+        ];
+        for (label, samples) in lines {
+            println!(
+                "{label}: p50 {:.1} µs, p99 {:.1} µs (targets 10 / 60)",
+                us(samples, 0.5),
+                us(samples, 0.99),
+            );
+        }
     });
 }
 

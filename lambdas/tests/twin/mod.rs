@@ -778,6 +778,25 @@ async fn deliver(
     }
 }
 
+/// Sends an EventBridge EC2 event to the termination watcher; a failure is the twin's to report.
+async fn to_watcher(
+    ctx: &TwinCtx,
+    id: String,
+    detail_type: &str,
+    detail: serde_json::Value,
+    stats: &mut TwinStats,
+) {
+    let event = serde_json::json!({
+        "version": "0", "id": id, "source": "aws.ec2",
+        "detail-type": detail_type, "detail": detail,
+    });
+    if let Err(e) = handlers::termination_watcher::handle(ctx, event).await {
+        stats
+            .handler_errors
+            .push(format!("termination watcher ({detail_type}): {e}"));
+    }
+}
+
 #[derive(Default)]
 struct TwinStats {
     webhooks: u64,
@@ -1045,17 +1064,17 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
             if !*warned && *warn <= t {
                 *warned = true;
                 if live {
-                    let event = serde_json::json!({
-                        "version": "0", "id": format!("twin-warning-{i}"), "source": "aws.ec2",
-                        "detail-type": "EC2 Spot Instance Interruption Warning",
-                        "detail": {"instance-id": id, "instance-action": "terminate"},
-                    });
-                    if let Err(e) = handlers::termination_watcher::handle(&watcher_ctx, event).await
-                    {
-                        stats
-                            .handler_errors
-                            .push(format!("termination watcher (warning): {e}"));
-                    }
+                    let detail =
+                        serde_json::json!({"instance-id": id, "instance-action": "terminate"});
+                    let kind = "EC2 Spot Instance Interruption Warning";
+                    to_watcher(
+                        &watcher_ctx,
+                        format!("twin-warning-{i}"),
+                        kind,
+                        detail,
+                        &mut stats,
+                    )
+                    .await;
                 } else {
                     *reclaimed = true;
                 }
@@ -1067,17 +1086,16 @@ pub async fn run_variant(moto: &str, trace: &PathBuf, variant: Variant) -> Varia
                         stats.handler_errors.push(format!("reclaiming {id}: {e}"));
                     }
                     stats.reclaimed += 1;
-                    let event = serde_json::json!({
-                        "version": "0", "id": format!("twin-reclaim-{i}"), "source": "aws.ec2",
-                        "detail-type": "EC2 Instance State-change Notification",
-                        "detail": {"instance-id": id, "state": "terminated"},
-                    });
-                    if let Err(e) = handlers::termination_watcher::handle(&watcher_ctx, event).await
-                    {
-                        stats
-                            .handler_errors
-                            .push(format!("termination watcher (reclaim): {e}"));
-                    }
+                    let detail = serde_json::json!({"instance-id": id, "state": "terminated"});
+                    let kind = "EC2 Instance State-change Notification";
+                    to_watcher(
+                        &watcher_ctx,
+                        format!("twin-reclaim-{i}"),
+                        kind,
+                        detail,
+                        &mut stats,
+                    )
+                    .await;
                 }
             }
         }
