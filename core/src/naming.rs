@@ -6,20 +6,10 @@ use crate::config::Config;
 // These names are built on every launch, scale-up message and runner (the simulator builds
 // millions per tuning run): joined by hand rather than through `format!`'s machinery.
 
-/// Appends `n` in decimal (what `write!(out, "{n}")` does, without the formatting machinery).
-pub fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+/// Appends `n` in decimal (what `write!(out, "{n}")` does, without the formatting machinery:
+/// `itoa` writes two digits per step and hands back a `&str`, with no UTF-8 check to pay).
+pub fn push_decimal(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Appends `n` as 8 lowercase hex digits.
@@ -165,6 +155,21 @@ mod tests {
         assert_ne!(base, job_client_token("p", 1, 0, "m1", 2), "per delivery");
         assert_eq!(base, job_client_token("p", 1, 0, "m1", 1), "stable");
         assert!(pool_client_token("github-actions", i64::MAX, 9).len() <= 64);
+    }
+
+    #[test]
+    fn push_decimal_writes_what_format_writes() {
+        let mut cases = vec![0u64, 1, 9, u64::MAX, u64::MAX - 1];
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            cases.extend([p - 1, p, p + 1]);
+            p = next;
+        }
+        for n in cases {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}"));
+        }
     }
 
     #[test]
