@@ -42,9 +42,27 @@ pub fn instance_id(index: usize) -> String {
     format!("i-{:017x}", index as u64 + 0x0a00_0000_0000)
 }
 
+/// What `u64::from_str_radix(rest, 16)` reads (a leading `+`, either case, overflow refused),
+/// by hand: every command about an instance looks its id up here.
 pub fn instance_index(id: &str) -> Option<usize> {
-    let hex = id.strip_prefix("i-")?;
-    let n = u64::from_str_radix(hex, 16).ok()?;
+    let hex = id.strip_prefix("i-")?.as_bytes();
+    let hex = hex.strip_prefix(b"+").unwrap_or(hex);
+    if hex.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in hex {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        if n >> 60 != 0 {
+            return None;
+        }
+        n = n << 4 | u64::from(digit);
+    }
     n.checked_sub(0x0a00_0000_0000).map(|i| i as usize)
 }
 
@@ -293,6 +311,33 @@ mod tests {
             assert_eq!(instance_index(&instance_id(i)), Some(i));
         }
         assert_eq!(instance_index("i-zz"), None);
+        // The hand parser reads exactly what `from_str_radix` reads.
+        let reference = |id: &str| {
+            let n = u64::from_str_radix(id.strip_prefix("i-")?, 16).ok()?;
+            n.checked_sub(0x0a00_0000_0000).map(|i| i as usize)
+        };
+        for id in [
+            "i-",
+            "i-+",
+            "i--1",
+            "i-+0a0000000001f",
+            "i-0A0000000001F",
+            "i-0a00000000001",
+            "i-09ffffffffff",
+            "i-ffffffffffffffff",
+            "i-10000000000000000",
+            "i-0000000000000000000000a0000000001",
+            "i-0a00000000001 ",
+            "i-0a0000000g001",
+            "i-1234abcd",
+            "j-0a00000000001",
+            "i-0a00000000ffffff",
+        ] {
+            assert_eq!(instance_index(id), reference(id), "{id}");
+        }
+        for i in (0..5_000usize).chain([usize::MAX >> 8]) {
+            assert_eq!(instance_index(&instance_id(i)), reference(&instance_id(i)));
+        }
         assert_eq!(instance_index("x"), None);
         assert_eq!(instance_id(0).len(), 19);
     }
