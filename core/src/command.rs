@@ -44,10 +44,10 @@ pub enum Command {
         installation_id: Option<u64>,
     },
     /// CreateFleet (type `instant`). Answer: `Launched`, `LaunchFailed` or `ClaimHeld`.
-    Launch(LaunchRequest),
+    Launch(Box<LaunchRequest>),
     /// Create the runner's JIT config or registration token and store it in SSM for the instance.
     /// Answer on failure: `ProvisionFailed`.
-    ProvisionRunner(RunnerProvision),
+    ProvisionRunner(Box<RunnerProvision>),
     /// Leave the message for a later delivery (batch item failure with this visibility delay).
     RetryMessage {
         message_id: String,

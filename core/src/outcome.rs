@@ -17,18 +17,18 @@ pub enum Outcome {
         result: JobLookup,
     },
     /// The launch claim already existed: another delivery of the same job is launching.
-    ClaimHeld { request: LaunchRequest },
+    ClaimHeld { request: Box<LaunchRequest> },
     Launched {
-        request: LaunchRequest,
+        request: Box<LaunchRequest>,
         instance_ids: Vec<String>,
     },
     /// CreateFleet launched nothing; `error_codes` from its `Errors` (or the API error).
     LaunchFailed {
-        request: LaunchRequest,
+        request: Box<LaunchRequest>,
         error_codes: Vec<String>,
     },
     ProvisionFailed {
-        provision: RunnerProvision,
+        provision: Box<RunnerProvision>,
         reason: String,
     },
     Deregistered {

@@ -91,7 +91,7 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
                 Ok(PutResult::Written) => {}
                 Ok(PutResult::AlreadyExists) => {
                     return Outcome::ClaimHeld {
-                        request: request.clone(),
+                        request: Box::new(request.clone()),
                     }
                 }
                 Err(e) => {
@@ -137,7 +137,7 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
                     .launched
                     .extend(result.instance_ids.iter().cloned());
                 Outcome::Launched {
-                    request: request.clone(),
+                    request: Box::new(request.clone()),
                     instance_ids: result.instance_ids,
                 }
             }
@@ -165,7 +165,7 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
             "launch failed"
         );
         Outcome::LaunchFailed {
-            request: request.clone(),
+            request: Box::new(request.clone()),
             error_codes,
         }
     }
@@ -190,7 +190,7 @@ impl<'a, A: Aws, G: GitHub> Invocation<'a, A, G> {
         let failed = |reason: String| {
             tracing::warn!(instance_id = %p.instance_id, reason = %reason, "provisioning failed");
             Some(Outcome::ProvisionFailed {
-                provision: p.clone(),
+                provision: Box::new(p.clone()),
                 reason,
             })
         };

@@ -1198,7 +1198,7 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn launch(&mut self, req: LaunchRequest) -> Outcome {
+    fn launch(&mut self, req: Box<LaunchRequest>) -> Outcome {
         if let Some(claim) = &req.claim {
             self.ssm.requests += 1;
             if self.ssm.claims.contains_key(&claim.parameter) && !claim.overwrite {
@@ -1206,7 +1206,7 @@ impl<'a> Sim<'a> {
             }
             self.ssm.claims.insert(claim.parameter.clone(), self.now);
         }
-        let failed = |req: LaunchRequest, code: &str| Outcome::LaunchFailed {
+        let failed = |req: Box<LaunchRequest>, code: &str| Outcome::LaunchFailed {
             request: req,
             error_codes: vec![code.to_string()],
         };

@@ -52,10 +52,10 @@ pub fn decide(config: &Config, size: u32, fleet: &Fleet<'_>, now: Timestamp) -> 
     if count == 0 {
         return Vec::new();
     }
-    vec![Command::Launch(pool_launch(
+    vec![Command::Launch(Box::new(pool_launch(
         config,
         owner,
         count as u32,
         now,
-    ))]
+    )))]
 }

@@ -176,13 +176,13 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
             continue;
         }
         live += 1;
-        commands.push(Command::Launch(job_launch(
+        commands.push(Command::Launch(Box::new(job_launch(
             config,
             msg,
             owner,
             0,
             stale_claim,
-        )));
+        ))));
     }
     commands
 }
@@ -334,7 +334,7 @@ pub fn on_launched(
     let mut commands: Vec<Command> = instance_ids
         .iter()
         .map(|id| {
-            Command::ProvisionRunner(RunnerProvision {
+            Command::ProvisionRunner(Box::new(RunnerProvision {
                 instance_id: id.clone(),
                 owner: request.owner.clone(),
                 installation_id,
@@ -349,7 +349,7 @@ pub fn on_launched(
                 ephemeral: config.enable_ephemeral_runners,
                 token_parameter: naming::token_parameter(&config.prefix, id),
                 purpose: request.purpose.clone(),
-            })
+            }))
         })
         .collect();
     if let LaunchPurpose::Job {
@@ -411,7 +411,7 @@ pub fn on_launch_failed(
             // The claim is ours already.
             None,
         ) {
-            return vec![Command::Launch(failover)];
+            return vec![Command::Launch(Box::new(failover))];
         }
     }
     let throttled = error_codes
