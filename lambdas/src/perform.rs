@@ -302,9 +302,12 @@ pub fn archive_line(body: &[u8], received_at: Timestamp) -> Vec<u8> {
     if body.contains(&b'\n') {
         // Pretty-printed (GitHub sends compact JSON; a hand-made delivery may not): the same JSON
         // on one line. What a `serde_json::Value` would refuse is archived as `null`.
-        match flotilla_core::webhook::check_json(body) {
-            Ok(()) => compact_json(body, &mut line),
-            Err(_) => line.extend_from_slice(b"null"),
+        // Checked and compacted in one pass when the core's reader vouches for the body.
+        if !flotilla_core::webhook::append_compact(body, &mut line) {
+            match flotilla_core::webhook::check_json(body) {
+                Ok(()) => compact_json(body, &mut line),
+                Err(_) => line.extend_from_slice(b"null"),
+            }
         }
     } else {
         line.extend_from_slice(body);
@@ -630,6 +633,63 @@ mod tests {
             assert_eq!(
                 serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
                 serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+            );
+        }
+    }
+
+    /// The one-pass line is the two-pass one (check with `check_json`, then `compact_json`),
+    /// byte for byte: every real payload, its cuts and changed bytes, and some hand-made bodies.
+    #[test]
+    fn one_pass_archive_lines_are_the_two_pass_ones() {
+        let t = Timestamp::from_secs(1_700_000_000);
+        let two_pass = |body: &[u8]| {
+            let mut line = Vec::new();
+            line.extend_from_slice(b"{\"received_at\":\"");
+            line.extend_from_slice(t.to_rfc3339().as_bytes());
+            line.extend_from_slice(b"\",\"payload\":");
+            if body.contains(&b'\n') {
+                match flotilla_core::webhook::check_json(body) {
+                    Ok(()) => compact_json(body, &mut line),
+                    Err(_) => line.extend_from_slice(b"null"),
+                }
+            } else {
+                line.extend_from_slice(body);
+            }
+            line.extend_from_slice(b"}\n");
+            line
+        };
+        let mut bodies: Vec<Vec<u8>> = [
+            &b"{\n  \"z\": \"a \\\" b\\\\\",\n\t\"a\" : [ 1 , 2.5e3, {\"k\": \" x\\n \"} ],\r\n \"\xc3\xa9\": null }"[..],
+            b"\n 1 \n",
+            b"[\n]",
+            b"{\n\"a\":\"\\ud800\"}",
+            b"{\n\"a\":1e400}",
+            b"{\n\"\\u0041\"  :  \"        \"        }",
+            b"\"\n\"",
+        ]
+        .iter()
+        .map(|b| b.to_vec())
+        .collect();
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/webhooks");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries {
+                let body = std::fs::read(e.unwrap().path()).unwrap();
+                for cut in (0..body.len()).step_by(61) {
+                    bodies.push(body[..cut].to_vec());
+                    let mut changed = body.clone();
+                    changed[cut] = b"\n \t\"\\{}[],:0x\xff"[cut % 14];
+                    bodies.push(changed);
+                }
+                bodies.push(body);
+            }
+        }
+        for body in &bodies {
+            assert_eq!(
+                String::from_utf8_lossy(&archive_line(body, t)),
+                String::from_utf8_lossy(&two_pass(body)),
+                "{:?}",
+                String::from_utf8_lossy(body)
             );
         }
     }
