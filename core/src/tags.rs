@@ -88,19 +88,40 @@ pub fn job_ref_value(job: &JobRef) -> String {
     out
 }
 
+/// Reads `repo:run_id:job_id` (the repository may hold colons: the ids are the last two
+/// fields). Split by hand: every job start writes this tag and the simulator reads it back.
 pub fn parse_job_ref(value: &str) -> Option<JobRef> {
-    let mut parts = value.rsplitn(3, ':');
-    let job_id = parts.next()?.parse().ok()?;
-    let run_id = parts.next()?.parse().ok()?;
-    let repo = parts.next()?.to_string();
-    if repo.is_empty() {
+    let bytes = value.as_bytes();
+    let last = bytes.iter().rposition(|&b| b == b':')?;
+    let job_id = parse_u64(&bytes[last + 1..])?;
+    let second = bytes[..last].iter().rposition(|&b| b == b':')?;
+    let run_id = parse_u64(&bytes[second + 1..last])?;
+    if second == 0 {
         return None;
     }
     Some(JobRef {
-        repo,
+        repo: value[..second].to_string(),
         run_id,
         job_id,
     })
+}
+
+/// What `str::parse::<u64>` accepts: an optional `+`, then one or more ASCII digits, no
+/// overflow.
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    let digits = digits.strip_prefix(b"+").unwrap_or(digits);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
 }
 
 /// Tags every instance gets at launch.
@@ -135,6 +156,56 @@ pub fn one(key: &str, value: impl Into<String>) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_refs_parse_as_rsplitn_and_str_parse_did() {
+        let reference = |value: &str| -> Option<JobRef> {
+            let mut parts = value.rsplitn(3, ':');
+            let job_id = parts.next()?.parse().ok()?;
+            let run_id = parts.next()?.parse().ok()?;
+            let repo = parts.next()?.to_string();
+            if repo.is_empty() {
+                return None;
+            }
+            Some(JobRef {
+                repo,
+                run_id,
+                job_id,
+            })
+        };
+        let fields = [
+            "",
+            "0",
+            "7",
+            "+7",
+            "+",
+            "-1",
+            "18446744073709551615",
+            "18446744073709551616",
+            "00042",
+            "4 2",
+            "x",
+            "é",
+            "1:2",
+            "a:b",
+        ];
+        for repo in ["", "octo/hello", "a:b", ":", "é/ü"] {
+            for run in fields {
+                for job in fields {
+                    let value = format!("{repo}:{run}:{job}");
+                    assert_eq!(parse_job_ref(&value), reference(&value), "{value:?}");
+                    assert_eq!(parse_job_ref(job), reference(job), "{job:?}");
+                }
+            }
+        }
+        let value = job_ref_value(&JobRef {
+            repo: "octo/hello".into(),
+            run_id: 5,
+            job_id: 9,
+        });
+        assert_eq!(parse_job_ref(&value), reference(&value));
+        assert!(parse_job_ref(&value).is_some());
+    }
 
     #[test]
     fn launch_tags_parse_back() {
