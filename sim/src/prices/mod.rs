@@ -564,6 +564,19 @@ impl PriceBook {
         s.at(self.alignment.map(t.0)).map(|(p, _)| p)
     }
 
+    /// The series time a trace time maps to (the alignment rule): to look up many series at one
+    /// trace time with [`PriceBook::spot_price_at_series_time_id`], mapping once.
+    #[inline]
+    pub fn series_time(&self, t: Timestamp) -> i64 {
+        self.alignment.map(t.0)
+    }
+
+    /// [`PriceBook::spot_price_at_id`] at a series time from [`PriceBook::series_time`].
+    #[inline]
+    pub fn spot_price_at_series_time_id(&self, ty: TypeId, az: AzId, u: i64) -> Option<f64> {
+        self.series(ty, az)?.at(u).map(|(p, _)| p)
+    }
+
     /// [`PriceBook::spot_price_at_id`] by names.
     pub fn spot_price_at(&self, instance_type: &str, az: &str, t: Timestamp) -> Option<f64> {
         self.spot_price_at_id(self.type_id(instance_type)?, self.az_id(az)?, t)

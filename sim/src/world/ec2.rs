@@ -260,6 +260,8 @@ pub fn candidate_pools(
 ) -> Vec<Pool> {
     // Most regions have three zones.
     let mut pools = Vec::with_capacity(types.len() * 3);
+    // One trace time for every series: aligned once.
+    let series_time = prices.series_time(at);
     for &(priority, ty) in types {
         let bucket = prices.advice_id(ty).map(|a| a.bucket.index).unwrap_or(2);
         match capacity {
@@ -285,7 +287,7 @@ pub fn candidate_pools(
                     if !zones.is_empty() && !zones.contains(&az) {
                         continue;
                     }
-                    if let Some(price) = prices.spot_price_at_id(ty, az, at) {
+                    if let Some(price) = prices.spot_price_at_series_time_id(ty, az, series_time) {
                         pools.push(Pool {
                             type_id: ty,
                             az,
