@@ -11,7 +11,7 @@ use crate::command::{
 };
 use crate::config::{CapacityType, Config};
 use crate::labels::runner_covers_job;
-use crate::model::{Fleet, OwnerType, QueuedJob, RepoRef, RunnerOwner};
+use crate::model::{Fleet, Instance, OwnerType, QueuedJob, RepoRef, Runner, RunnerOwner};
 use crate::naming;
 use crate::observation::{JobMessage, JobStatus, ScaleUpBatch};
 use crate::tags;
@@ -63,13 +63,19 @@ fn job_owner(config: &Config, job: &QueuedJob) -> RunnerOwner {
 
 pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<Command> {
     let fleet = &batch.fleet;
-    let mut live = fleet.live_instances().count() as u64;
+    // One pass over the fleet for the whole batch, not one per message: an org's fleet holds
+    // thousands of instances and runners, and a busy queue delivers a batch every few seconds.
+    let FleetIndex {
+        mut live,
+        launched_for,
+        idle,
+    } = FleetIndex::new(fleet, &batch.messages);
     let max = u64::from(config.runners_maximum_count);
     // Idle runners GitHub could hand a queued job to; each is counted for one job only.
-    let mut idle_taken = vec![false; fleet.runners.len()];
+    let mut idle_taken = vec![false; idle.len()];
     let mut commands = Vec::with_capacity(batch.messages.len());
 
-    for msg in &batch.messages {
+    for (m, msg) in batch.messages.iter().enumerate() {
         let job = &msg.job;
         let discard = |reason: String| Command::DiscardMessage {
             message_id: msg.message_id.clone(),
@@ -99,10 +105,7 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
             }
             JobStatus::NotChecked | JobStatus::Queued | JobStatus::Unknown { .. } => {}
         }
-        if let Some(inst) = fleet.live_instances().find(|i| {
-            i.tags.launched_for == Some(job.job_id)
-                && i.tags.run_attempt.unwrap_or(1) == job.run_attempt
-        }) {
+        if let Some(inst) = launched_for[m] {
             // A job-retry check finds the job still waiting for the instance it launched.
             if let Some(delay) = job_retry_delay(config, msg) {
                 if msg.status == JobStatus::Queued {
@@ -134,14 +137,15 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
             None => false,
         };
         let owner = job_owner(config, job);
-        if let Some(slot) = idle_runner_for(fleet, &idle_taken, &owner, &job.labels) {
-            idle_taken[slot] = true;
+        if let Some(k) = idle_runner_for(&idle, &idle_taken, &owner, &job.labels) {
+            idle_taken[k] = true;
+            let runner = idle[k];
             match msg.status {
                 // Nobody will tell us whether the idle runner took it: trust GitHub to assign it.
                 JobStatus::NotChecked => {
                     commands.push(discard(format!(
                         "idle runner {} can take the job",
-                        fleet.runners[slot].name
+                        runner.name
                     )));
                     continue;
                 }
@@ -151,7 +155,7 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
                         delay_seconds: IDLE_RUNNER_GRACE_SECONDS,
                         reason: format!(
                             "idle runner {} can take the job; check again",
-                            fleet.runners[slot].name
+                            runner.name
                         ),
                     });
                     continue;
@@ -187,19 +191,65 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
     commands
 }
 
+/// What scale-up asks of the fleet for a batch, read in one pass over it.
+struct FleetIndex<'f> {
+    /// Pending and running instances.
+    live: u64,
+    /// Per message: the first live instance (in fleet order) launched for its job attempt.
+    launched_for: Vec<Option<&'f Instance>>,
+    /// Online runners that are not busy, in fleet order.
+    idle: Vec<&'f Runner>,
+}
+
+impl<'f> FleetIndex<'f> {
+    fn new(fleet: &'f Fleet<'_>, messages: &[JobMessage]) -> Self {
+        // (job id, run attempt, message): sorted, so each instance finds its messages by
+        // binary search, duplicates of one job side by side.
+        let mut attempts: Vec<(u64, u32, usize)> = messages
+            .iter()
+            .enumerate()
+            .map(|(m, msg)| (msg.job.job_id, msg.job.run_attempt, m))
+            .collect();
+        attempts.sort_unstable();
+        let mut launched_for = vec![None; messages.len()];
+        let mut live = 0;
+        for instance in fleet.live_instances() {
+            live += 1;
+            let Some(job_id) = instance.tags.launched_for else {
+                continue;
+            };
+            let key = (job_id, instance.tags.run_attempt.unwrap_or(1));
+            let first = attempts.partition_point(|&(j, a, _)| (j, a) < key);
+            for &(_, _, m) in attempts[first..]
+                .iter()
+                .take_while(|&&(j, a, _)| (j, a) == key)
+            {
+                launched_for[m].get_or_insert(instance);
+            }
+        }
+        let idle = fleet
+            .runners
+            .iter()
+            .filter(|r| r.online && !r.busy)
+            .collect();
+        FleetIndex {
+            live,
+            launched_for,
+            idle,
+        }
+    }
+}
+
+/// The first idle runner not yet counted for a job that GitHub could give this job to: its
+/// position in `idle`.
 fn idle_runner_for(
-    fleet: &Fleet<'_>,
+    idle: &[&Runner],
     taken: &[bool],
     owner: &RunnerOwner,
     labels: &[String],
 ) -> Option<usize> {
-    fleet.runners.iter().enumerate().find_map(|(i, r)| {
-        (!taken[i]
-            && r.online
-            && !r.busy
-            && r.owner == *owner
-            && runner_covers_job(&r.labels, labels))
-        .then_some(i)
+    idle.iter().enumerate().find_map(|(k, r)| {
+        (!taken[k] && r.owner == *owner && runner_covers_job(&r.labels, labels)).then_some(k)
     })
 }
 
@@ -477,4 +527,327 @@ pub fn on_provision_failed(
         });
     }
     commands
+}
+
+#[cfg(test)]
+mod tests {
+    //! The one-pass fleet index is held to the per-message scans it replaced.
+
+    use super::*;
+    use crate::model::{InstanceState, InstanceTags};
+
+    // ---- the code before the fleet index, verbatim but for the names ----
+
+    fn decide_before(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<Command> {
+        let fleet = &batch.fleet;
+        let mut live = fleet.live_instances().count() as u64;
+        let max = u64::from(config.runners_maximum_count);
+        // Idle runners GitHub could hand a queued job to; each is counted for one job only.
+        let mut idle_taken = vec![false; fleet.runners.len()];
+        let mut commands = Vec::with_capacity(batch.messages.len());
+
+        for msg in &batch.messages {
+            let job = &msg.job;
+            let discard = |reason: String| Command::DiscardMessage {
+                message_id: msg.message_id.clone(),
+                reason,
+            };
+            if !config.accepts_job_labels(&job.labels) {
+                commands.push(discard(format!(
+                    "labels {:?} are not served by this pool",
+                    job.labels
+                )));
+                continue;
+            }
+            if config.enable_organization_runners && job.repo.owner_type == OwnerType::User {
+                commands.push(discard(
+                    "organization runners cannot serve a user-owned repository".into(),
+                ));
+                continue;
+            }
+            match &msg.status {
+                JobStatus::InProgress | JobStatus::Completed => {
+                    commands.push(discard("job already picked up by a runner".into()));
+                    continue;
+                }
+                JobStatus::NotFound => {
+                    commands.push(discard("job no longer exists at GitHub".into()));
+                    continue;
+                }
+                JobStatus::NotChecked | JobStatus::Queued | JobStatus::Unknown { .. } => {}
+            }
+            if let Some(inst) = fleet.live_instances().find(|i| {
+                i.tags.launched_for == Some(job.job_id)
+                    && i.tags.run_attempt.unwrap_or(1) == job.run_attempt
+            }) {
+                // A job-retry check finds the job still waiting for the instance it launched.
+                if let Some(delay) = job_retry_delay(config, msg) {
+                    if msg.status == JobStatus::Queued {
+                        commands.push(Command::RetryMessage {
+                            message_id: msg.message_id.clone(),
+                            delay_seconds: delay,
+                            reason: format!(
+                                "job still queued; instance {} launched for it is coming up",
+                                inst.id
+                            ),
+                        });
+                        continue;
+                    }
+                }
+                commands.push(discard(format!(
+                    "duplicate delivery: instance {} was launched for this job",
+                    inst.id
+                )));
+                continue;
+            }
+            let stale_claim = match msg.claimed_at {
+                Some(at) if now.since(at) < CLAIM_IN_FLIGHT_MS => {
+                    commands.push(discard(format!(
+                        "duplicate delivery: a launch for this job was claimed at {at}"
+                    )));
+                    continue;
+                }
+                Some(_) => true,
+                None => false,
+            };
+            let owner = job_owner(config, job);
+            if let Some(slot) = idle_runner_for_before(fleet, &idle_taken, &owner, &job.labels) {
+                idle_taken[slot] = true;
+                match msg.status {
+                    // Nobody will tell us whether the idle runner took it: trust GitHub to assign it.
+                    JobStatus::NotChecked => {
+                        commands.push(discard(format!(
+                            "idle runner {} can take the job",
+                            fleet.runners[slot].name
+                        )));
+                        continue;
+                    }
+                    _ if msg.receive_count <= MAX_IDLE_RUNNER_DEFERRALS => {
+                        commands.push(Command::RetryMessage {
+                            message_id: msg.message_id.clone(),
+                            delay_seconds: IDLE_RUNNER_GRACE_SECONDS,
+                            reason: format!(
+                                "idle runner {} can take the job; check again",
+                                fleet.runners[slot].name
+                            ),
+                        });
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if live >= max {
+                if config.enable_ephemeral_runners {
+                    commands.push(Command::RetryMessage {
+                        message_id: msg.message_id.clone(),
+                        delay_seconds: MAXIMUM_REACHED_RETRY_SECONDS,
+                        reason: format!(
+                            "runners_maximum_count ({max}) reached; waiting for a free slot"
+                        ),
+                    });
+                } else {
+                    commands.push(discard(format!(
+                        "runners_maximum_count ({max}) reached; the pool's runners will take the job"
+                    )));
+                }
+                continue;
+            }
+            live += 1;
+            commands.push(Command::Launch(Box::new(job_launch(
+                config,
+                msg,
+                owner,
+                0,
+                stale_claim,
+            ))));
+        }
+        commands
+    }
+    fn idle_runner_for_before(
+        fleet: &Fleet<'_>,
+        taken: &[bool],
+        owner: &RunnerOwner,
+        labels: &[String],
+    ) -> Option<usize> {
+        fleet.runners.iter().enumerate().find_map(|(i, r)| {
+            (!taken[i]
+                && r.online
+                && !r.busy
+                && r.owner == *owner
+                && runner_covers_job(&r.labels, labels))
+            .then_some(i)
+        })
+    }
+
+    // ---- deterministic worlds ----
+
+    struct Draw(u64);
+
+    impl Draw {
+        fn next(&mut self) -> u64 {
+            // splitmix64
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+
+    const STATES: [InstanceState; 6] = [
+        InstanceState::Pending,
+        InstanceState::Running,
+        InstanceState::ShuttingDown,
+        InstanceState::Stopping,
+        InstanceState::Stopped,
+        InstanceState::Terminated,
+    ];
+
+    fn owner(d: &mut Draw, config: &Config) -> RunnerOwner {
+        let repo = repo(d);
+        if d.chance(10) {
+            // An owner of the other kind than the config's.
+            return if config.enable_organization_runners {
+                RunnerOwner::Repo(repo.full_name())
+            } else {
+                RunnerOwner::Org(repo.owner)
+            };
+        }
+        owner_of_repo(config, &repo)
+    }
+
+    fn repo(d: &mut Draw) -> RepoRef {
+        RepoRef {
+            owner: ["acme", "umbrella"][d.below(2) as usize].into(),
+            name: ["api", "web", "ci"][d.below(3) as usize].into(),
+            owner_type: if d.chance(10) {
+                OwnerType::User
+            } else {
+                OwnerType::Organization
+            },
+        }
+    }
+
+    fn labels(d: &mut Draw) -> Vec<String> {
+        const SETS: [&[&str]; 6] = [
+            &["self-hosted", "linux", "x64"],
+            &["self-hosted", "linux"],
+            &["self-hosted", "Linux", "gpu"],
+            &["self-hosted", "windows"],
+            &["ubuntu-latest"],
+            &[],
+        ];
+        SETS[d.below(SETS.len() as u64) as usize]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn world(d: &mut Draw) -> (Config, Fleet<'static>, Vec<JobMessage>) {
+        let config = Config::from_json(&format!(
+            r#"{{"runners_maximum_count": {}, "enable_ephemeral_runners": {}, "enable_organization_runners": {}, "runner_extra_labels": ["gpu"], "job_retry": {{"enable": {}, "delay_in_seconds": 180, "delay_backoff": 2, "max_attempts": 2}}}}"#,
+            1 + d.below(12),
+            d.chance(50),
+            d.chance(50),
+            d.chance(30),
+        ))
+        .expect("test config");
+        let job_ids = 1 + d.below(8);
+        let instances = (0..d.below(14))
+            .map(|i| Instance {
+                id: format!("i-{i:017x}"),
+                state: STATES[d.below(6) as usize],
+                launch_time: Timestamp(0),
+                instance_type: "m7i.large".into(),
+                capacity_type: CapacityType::Spot,
+                tags: InstanceTags {
+                    owner: Some(owner(d, &config)),
+                    launched_for: d.chance(70).then(|| 1 + d.below(job_ids)),
+                    run_attempt: d.chance(70).then(|| 1 + d.below(2) as u32),
+                    ..InstanceTags::default()
+                },
+            })
+            .collect::<Vec<_>>();
+        let runners = (0..d.below(10))
+            .map(|i| Runner {
+                id: i,
+                name: format!("runner-{i}"),
+                online: d.chance(70),
+                busy: d.chance(40),
+                labels: labels(d),
+                owner: owner(d, &config),
+            })
+            .collect::<Vec<_>>();
+        let messages = (0..d.below(12))
+            .map(|m| JobMessage {
+                message_id: format!("m-{m}"),
+                job: QueuedJob {
+                    job_id: 1 + d.below(job_ids),
+                    run_id: 7,
+                    run_attempt: 1 + d.below(2) as u32,
+                    repo: repo(d),
+                    installation_id: None,
+                    labels: labels(d),
+                    queued_at: None,
+                },
+                receive_count: 1 + d.below(4) as u32,
+                status: match d.below(6) {
+                    0 => JobStatus::NotChecked,
+                    1 => JobStatus::InProgress,
+                    2 => JobStatus::NotFound,
+                    3 => JobStatus::Unknown {
+                        reason: "503".into(),
+                    },
+                    _ => JobStatus::Queued,
+                },
+                claimed_at: match d.below(4) {
+                    0 => Some(Timestamp(1_000_000)),
+                    1 => Some(Timestamp(1_000_000 - CLAIM_IN_FLIGHT_MS)),
+                    _ => None,
+                },
+            })
+            .collect();
+        let fleet = Fleet {
+            instances: instances.into(),
+            runners: runners.into(),
+            ..Fleet::default()
+        };
+        (config, fleet, messages)
+    }
+
+    #[test]
+    fn decide_matches_the_per_message_scans_it_replaced() {
+        let mut d = Draw(0x2026_1205);
+        let now = Timestamp(1_000_000);
+        let (mut launches, mut duplicates, mut idle) = (0, 0, 0);
+        for _ in 0..20_000 {
+            let (config, fleet, messages) = world(&mut d);
+            let batch = ScaleUpBatch { messages, fleet };
+            let got = decide(&config, &batch, now);
+            assert_eq!(got, decide_before(&config, &batch, now), "{batch:#?}");
+            for c in &got {
+                match c {
+                    Command::Launch(_) => launches += 1,
+                    Command::DiscardMessage { reason, .. }
+                    | Command::RetryMessage { reason, .. } => {
+                        duplicates += usize::from(reason.contains("was launched for this job"));
+                        duplicates += usize::from(reason.contains("instance launched for it"));
+                        idle += usize::from(reason.contains("idle runner"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // The worlds reach every branch the index feeds, many times over.
+        assert!(
+            launches > 1_000 && duplicates > 1_000 && idle > 1_000,
+            "{launches} {duplicates} {idle}"
+        );
+    }
 }
