@@ -60,6 +60,8 @@ pub struct GitHub {
     pub listed: Vec<Runner>,
     listed_pos: Vec<Option<usize>>,
     listed_owner: Vec<usize>,
+    /// Listed runners per scope (a runner's listed owner is its scope's).
+    listed_in_scope: Vec<usize>,
     /// API requests per hour of simulated time.
     pub api_calls_per_hour: BTreeMap<i64, u64>,
     pub api_calls_total: u64,
@@ -74,6 +76,7 @@ impl GitHub {
         self.scopes.push(owner.clone());
         self.queues.push(VecDeque::new());
         self.idle.push(BTreeSet::new());
+        self.listed_in_scope.push(0);
         self.scopes.len() - 1
     }
 
@@ -127,6 +130,8 @@ impl GitHub {
     }
 
     pub fn add_runner(&mut self, r: SimRunner, listed: Runner) -> usize {
+        debug_assert!(listed.owner == self.scopes[r.scope]);
+        self.listed_in_scope[r.scope] += 1;
         let idx = self.runners.len();
         self.runners.push(r);
         self.listed_pos.push(Some(self.listed.len()));
@@ -195,6 +200,7 @@ impl GitHub {
         let Some(p) = self.listed_pos[runner].take() else {
             return;
         };
+        self.listed_in_scope[self.runners[runner].scope] -= 1;
         let last = self.listed.len() - 1;
         self.listed.swap_remove(p);
         self.listed_owner.swap_remove(p);
@@ -206,10 +212,7 @@ impl GitHub {
 
     /// Listed runners of one scope (a `GET …/actions/runners` of that owner).
     pub fn listed_count(&self, scope: usize) -> usize {
-        self.listed
-            .iter()
-            .filter(|r| r.owner == self.scopes[scope])
-            .count()
+        self.listed_in_scope[scope]
     }
 
     pub fn peak_calls_per_hour(&self) -> u64 {
