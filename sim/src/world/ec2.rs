@@ -82,6 +82,12 @@ pub struct Ec2 {
 }
 
 impl Ec2 {
+    /// Room for `n` instances without growing.
+    pub fn reserve(&mut self, n: usize) {
+        self.instances.reserve(n);
+        self.described_pos.reserve(n);
+    }
+
     pub fn live_count(&self) -> usize {
         self.described.len()
     }

@@ -129,6 +129,12 @@ impl GitHub {
         !self.queues[scope].is_empty()
     }
 
+    /// Room for `n` runners without growing.
+    pub fn reserve_runners(&mut self, n: usize) {
+        self.runners.reserve(n);
+        self.listed_pos.reserve(n);
+    }
+
     pub fn add_runner(&mut self, r: SimRunner, listed: Runner) -> usize {
         debug_assert!(listed.owner == self.scopes[r.scope]);
         self.listed_in_scope[r.scope] += 1;
