@@ -416,13 +416,13 @@ impl<'a> Sim<'a> {
         // reserve once instead of growing (and copying) large vectors during the run.
         let n = self.trace.len();
         self.books.reserve(n);
-        self.sqs.messages.reserve(n);
         self.arrivals.reserve(n);
-        // Re-runs add attempts, and ephemeral runners an instance and a runner per attempt: a
-        // quarter more, so that a vector of a hundred megabytes is not doubled and copied near
+        // Re-runs add attempts and messages, and ephemeral runners an instance and a runner per
+        // attempt: a quarter more, so that a vector of a hundred megabytes is not doubled and copied near
         // its end (the headroom is address space; untouched pages cost no memory).
         let headroom = n + n / 4;
         self.gh.attempts.reserve(headroom);
+        self.sqs.messages.reserve(headroom);
         self.gh.reserve_runners(headroom);
         self.ec2.reserve(headroom);
         // Arrivals bypass the heap when they come in (time, job) order, as loaded traces do.
