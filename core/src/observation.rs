@@ -84,6 +84,13 @@ pub struct ScaleUpBatch<'a> {
     pub messages: Vec<JobMessage>,
     #[serde(default)]
     pub fleet: Fleet<'a>,
+    /// Live instances the shell counted but left out of `fleet.instances`. Scale-up reads the
+    /// fleet for two things only: how many instances are live, and which were launched for a
+    /// job of this batch. A Lambda describes the whole fleet and leaves this 0; the simulator
+    /// keeps its instances indexed by job and describes only those of the batch's jobs, so a
+    /// delivery does not walk thousands of unrelated instances.
+    #[serde(default)]
+    pub other_live_instances: u64,
 }
 
 /// One build-queue message and what the shell learned about its job.

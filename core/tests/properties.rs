@@ -264,7 +264,7 @@ proptest! {
             claimed_at: None,
         }).collect();
         let live = instances.iter().filter(|i| i.state.is_live()).count() as u64;
-        let batch = ScaleUpBatch { messages, fleet: Fleet { instances: Cow::Borrowed(&instances), runners: Cow::Borrowed(&runners), ..Default::default() } };
+        let batch = ScaleUpBatch { messages, fleet: Fleet { instances: Cow::Borrowed(&instances), runners: Cow::Borrowed(&runners), ..Default::default() }, other_live_instances: 0 };
         let out = decide(&config, &Observation::ScaleUp(batch.clone()), Timestamp(NOW));
         let launched: u64 = out.iter().map(|c| match c { Command::Launch(r) => u64::from(r.count), _ => 0 }).sum();
         prop_assert!(launched == 0 || live + launched <= u64::from(config.runners_maximum_count), "live {live} + launched {launched} > {}", config.runners_maximum_count);

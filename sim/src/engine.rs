@@ -1004,13 +1004,21 @@ impl<'a> Sim<'a> {
                 .sum::<u64>();
         self.gh.api_call(self.now, calls);
         let commands = {
+            // Only the instances launched for this batch's jobs are described, the rest counted:
+            // a delivery reads a few instances instead of a fleet of thousands.
+            let attempts: Vec<(u64, u32)> = messages
+                .iter()
+                .map(|m| (m.job.job_id, m.job.run_attempt))
+                .collect();
+            let (instances, other_live_instances) = self.ec2.launched_for_any(&attempts);
             let obs = Observation::ScaleUp(ScaleUpBatch {
                 messages,
                 fleet: Fleet {
-                    instances: Cow::Borrowed(&self.ec2.described),
+                    instances: Cow::Owned(instances),
                     runners: Cow::Borrowed(&self.gh.listed),
                     ..Default::default()
                 },
+                other_live_instances,
             });
             let commands = decide(self.cfg, &obs, self.now_ts());
             let Observation::ScaleUp(batch) = obs else {
@@ -1423,6 +1431,7 @@ impl<'a> Sim<'a> {
                     runners: Cow::Borrowed(&self.gh.listed),
                     ..Default::default()
                 },
+                other_live_instances: 0,
             }),
             Context::ScaleDown(ssm) => Observation::ScaleDown {
                 fleet: self.fleet(ssm),
@@ -1460,6 +1469,7 @@ impl<'a> Sim<'a> {
                             runners: Cow::Borrowed(&self.gh.listed),
                             ..Default::default()
                         },
+                        other_live_instances: 0,
                     });
                     let more = on_outcome(self.cfg, &obs, &outcome, self.now_ts());
                     if let Observation::ScaleUp(batch) = obs {

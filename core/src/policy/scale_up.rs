@@ -69,7 +69,7 @@ pub fn decide(config: &Config, batch: &ScaleUpBatch<'_>, now: Timestamp) -> Vec<
         mut live,
         launched_for,
         idle,
-    } = FleetIndex::new(fleet, &batch.messages);
+    } = FleetIndex::new(fleet, batch.other_live_instances, &batch.messages);
     let max = u64::from(config.runners_maximum_count);
     // Idle runners GitHub could hand a queued job to; each is counted for one job only.
     let mut idle_taken = vec![false; idle.len()];
@@ -202,7 +202,7 @@ struct FleetIndex<'f> {
 }
 
 impl<'f> FleetIndex<'f> {
-    fn new(fleet: &'f Fleet<'_>, messages: &[JobMessage]) -> Self {
+    fn new(fleet: &'f Fleet<'_>, other_live_instances: u64, messages: &[JobMessage]) -> Self {
         // (job id, run attempt, message): sorted, so each instance finds its messages by
         // binary search, duplicates of one job side by side.
         let mut attempts: Vec<(u64, u32, usize)> = messages
@@ -212,7 +212,7 @@ impl<'f> FleetIndex<'f> {
             .collect();
         attempts.sort_unstable();
         let mut launched_for = vec![None; messages.len()];
-        let mut live = 0;
+        let mut live = other_live_instances;
         for instance in fleet.live_instances() {
             live += 1;
             let Some(job_id) = instance.tags.launched_for else {
@@ -821,6 +821,37 @@ mod tests {
         (config, fleet, messages)
     }
 
+    /// The batch as the simulator passes it: live instances launched for none of its jobs
+    /// (by job id and attempt) counted in `other_live_instances` instead of described.
+    fn only_instances_of_the_batch(batch: &ScaleUpBatch<'_>) -> ScaleUpBatch<'static> {
+        let wanted: Vec<(u64, u32)> = batch
+            .messages
+            .iter()
+            .map(|m| (m.job.job_id, m.job.run_attempt))
+            .collect();
+        let of_the_batch = |i: &Instance| {
+            i.tags
+                .launched_for
+                .is_some_and(|j| wanted.contains(&(j, i.tags.run_attempt.unwrap_or(1))))
+        };
+        let kept: Vec<Instance> = batch
+            .fleet
+            .live_instances()
+            .filter(|i| of_the_batch(i))
+            .cloned()
+            .collect();
+        let others = batch.fleet.live_instances().count() - kept.len();
+        ScaleUpBatch {
+            messages: batch.messages.clone(),
+            fleet: Fleet {
+                instances: kept.into(),
+                runners: batch.fleet.runners.clone().into_owned().into(),
+                ..Fleet::default()
+            },
+            other_live_instances: others as u64,
+        }
+    }
+
     #[test]
     fn decide_matches_the_per_message_scans_it_replaced() {
         let mut d = Draw(0x2026_1205);
@@ -828,9 +859,17 @@ mod tests {
         let (mut launches, mut duplicates, mut idle) = (0, 0, 0);
         for _ in 0..20_000 {
             let (config, fleet, messages) = world(&mut d);
-            let batch = ScaleUpBatch { messages, fleet };
+            let batch = ScaleUpBatch {
+                messages,
+                fleet,
+                other_live_instances: 0,
+            };
             let got = decide(&config, &batch, now);
             assert_eq!(got, decide_before(&config, &batch, now), "{batch:#?}");
+            // A shell may describe only the instances launched for the batch's jobs and count
+            // the other live ones.
+            let partial = only_instances_of_the_batch(&batch);
+            assert_eq!(decide(&config, &partial, now), got, "{partial:#?}");
             for c in &got {
                 match c {
                     Command::Launch(_) => launches += 1,

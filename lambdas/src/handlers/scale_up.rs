@@ -113,7 +113,12 @@ pub async fn handle<A: Aws, G: GitHub>(
         ..Fleet::default()
     };
     let count = messages.len();
-    let observation = Observation::ScaleUp(ScaleUpBatch { messages, fleet });
+    // The whole fleet is described: nothing is counted beside it.
+    let observation = Observation::ScaleUp(ScaleUpBatch {
+        messages,
+        fleet,
+        other_live_instances: 0,
+    });
     let invocation = Invocation::new(
         ctx,
         &config,

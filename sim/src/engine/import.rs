@@ -185,6 +185,7 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
             let obs = Observation::ScaleUp(flotilla_core::observation::ScaleUpBatch {
                 messages,
                 fleet: owned_fleet(&sim, Vec::new(), Vec::new()),
+                other_live_instances: 0,
             });
             TableCase::Observed(Box::new(obs))
         }

@@ -1,7 +1,7 @@
 //! EC2 as the policy sees it: instances with tags, launched by a Fleet model that picks among
 //! instance types and zones by the allocation strategy and the price in effect.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use flotilla_core::config::{AllocationStrategy, CapacityType};
 use flotilla_core::model::{Instance, InstanceState, InstanceTags};
@@ -79,6 +79,17 @@ pub struct Ec2 {
     live_per_pool: BTreeMap<(u32, u32), u32>,
     /// Ids not of the simulator's own form (imported scenario state).
     foreign: BTreeMap<String, usize>,
+    /// Described instances by the job attempt they were launched for: (job id, run attempt,
+    /// instance index). Scale-up describes only these, so a delivery does not walk the fleet.
+    by_launched_for: BTreeSet<(u64, u32, usize)>,
+    /// Described instances whose state is live (pending or running).
+    live_described: u64,
+}
+
+/// The job attempt an instance was launched for, as scale-up matches it.
+fn launch_key(tags: &InstanceTags) -> Option<(u64, u32)> {
+    tags.launched_for
+        .map(|job| (job, tags.run_attempt.unwrap_or(1)))
 }
 
 impl Ec2 {
@@ -140,6 +151,10 @@ impl Ec2 {
             .live_per_pool
             .entry((inst.type_id.0, inst.az.0))
             .or_default() += 1;
+        if let Some((job, attempt)) = launch_key(&described.tags) {
+            self.by_launched_for.insert((job, attempt, idx));
+        }
+        self.live_described += u64::from(described.state.is_live());
         self.instances.push(inst);
         self.described_pos.push(Some(self.described.len()));
         self.described_owner.push(idx);
@@ -150,7 +165,10 @@ impl Ec2 {
     pub fn set_state(&mut self, idx: usize, state: InstanceState) {
         self.instances[idx].state = state;
         if let Some(p) = self.described_pos[idx] {
+            let was_live = self.described[p].state.is_live();
             self.described[p].state = state;
+            self.live_described =
+                self.live_described - u64::from(was_live) + u64::from(state.is_live());
         }
     }
 
@@ -158,25 +176,86 @@ impl Ec2 {
     /// DescribeInstances would show them.
     pub fn tag(&mut self, idx: usize, new: BTreeMap<String, String>) {
         match self.described_pos[idx] {
-            Some(p) => {
+            Some(p) => self.retag(idx, p, |tags| {
                 for (k, v) in new {
-                    tags::apply(&mut self.described[p].tags, &k, &v);
+                    tags::apply(tags, &k, &v);
                 }
-            }
+            }),
             None => self.instances[idx].raw_tags.extend(new),
         }
     }
 
     /// Removes tags (DeleteTags): an absent tag reads as an empty one.
     pub fn untag(&mut self, idx: usize, keys: &[String]) {
-        for k in keys {
-            match self.described_pos[idx] {
-                Some(p) => tags::apply(&mut self.described[p].tags, k, ""),
-                None => {
+        match self.described_pos[idx] {
+            Some(p) => self.retag(idx, p, |tags| {
+                for k in keys {
+                    tags::apply(tags, k, "");
+                }
+            }),
+            None => {
+                for k in keys {
                     self.instances[idx].raw_tags.remove(k);
                 }
             }
         }
+    }
+
+    /// Changes a described instance's tags, keeping the launched-for index in step.
+    fn retag(&mut self, idx: usize, p: usize, change: impl FnOnce(&mut InstanceTags)) {
+        let tags = &mut self.described[p].tags;
+        let before = launch_key(tags);
+        change(tags);
+        let after = launch_key(tags);
+        if before != after {
+            if let Some((job, attempt)) = before {
+                self.by_launched_for.remove(&(job, attempt, idx));
+            }
+            if let Some((job, attempt)) = after {
+                self.by_launched_for.insert((job, attempt, idx));
+            }
+        }
+    }
+
+    /// What scale-up needs of the fleet for a batch of job attempts: the live instances
+    /// launched for any of them, in described order, and the number of other live instances.
+    pub fn launched_for_any(&self, attempts: &[(u64, u32)]) -> (Vec<Instance>, u64) {
+        let mut positions: Vec<usize> = Vec::new();
+        for &(job, attempt) in attempts {
+            for &(_, _, idx) in self
+                .by_launched_for
+                .range((job, attempt, 0)..=(job, attempt, usize::MAX))
+            {
+                if let Some(p) = self.described_pos[idx] {
+                    if self.described[p].state.is_live() {
+                        positions.push(p);
+                    }
+                }
+            }
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        let kept: Vec<Instance> = positions
+            .iter()
+            .map(|&p| self.described[p].clone())
+            .collect();
+        let others = self.live_described - kept.len() as u64;
+        // The index is held to the scan it saves in every debug replay (the tests run many).
+        #[cfg(debug_assertions)]
+        {
+            let scanned: Vec<&Instance> = self
+                .described
+                .iter()
+                .filter(|i| {
+                    i.state.is_live()
+                        && launch_key(&i.tags).is_some_and(|key| attempts.contains(&key))
+                })
+                .collect();
+            let live = self.described.iter().filter(|i| i.state.is_live()).count();
+            debug_assert_eq!(kept.iter().collect::<Vec<_>>(), scanned);
+            debug_assert_eq!(others as usize, live - scanned.len());
+        }
+        (kept, others)
     }
 
     /// Takes the instance out of the live set (termination requested).
@@ -184,6 +263,10 @@ impl Ec2 {
         let Some(p) = self.described_pos[idx].take() else {
             return;
         };
+        if let Some((job, attempt)) = launch_key(&self.described[p].tags) {
+            self.by_launched_for.remove(&(job, attempt, idx));
+        }
+        self.live_described -= u64::from(self.described[p].state.is_live());
         let last = self.described.len() - 1;
         self.described.swap_remove(p);
         let moved = self.described_owner.swap_remove(p);
