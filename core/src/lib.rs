@@ -25,6 +25,7 @@
 pub mod command;
 pub mod config;
 pub mod cron;
+pub mod id_index;
 pub mod labels;
 pub mod model;
 pub mod naming;

@@ -11,11 +11,10 @@
 //! - Offline runners of this pool with no instance left are deregistered; token parameters of
 //!   instances that are gone and launch claims past their in-flight window are deleted.
 
-use std::collections::BTreeMap;
-
 use crate::command::{Command, RemovalReason};
 use crate::config::{Config, EvictionStrategy};
 use crate::cron::parse_idle_cron;
+use crate::id_index::IdIndex;
 use crate::labels::runner_covers_job;
 use crate::model::{Fleet, Instance, Runner};
 use crate::naming;
@@ -49,11 +48,12 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
     let mut commands = Vec::new();
     // By the instance id in the runner's name: the same match as "name == runner_name(id)",
     // without formatting a name per instance.
-    let runners_by_instance: BTreeMap<&str, &Runner> = fleet
-        .runners
-        .iter()
-        .filter_map(|r| naming::instance_of_runner(config, &r.name).map(|id| (id, r)))
-        .collect();
+    let runners_by_instance: IdIndex<&Runner> = IdIndex::new(
+        fleet
+            .runners
+            .iter()
+            .filter_map(|r| naming::instance_of_runner(config, &r.name).map(|id| (id, r))),
+    );
     let min_running = config.minimum_running_time_ms();
     let boot_time = config.boot_time_ms();
     let max_lifetime = config.max_lifetime_ms();
@@ -73,7 +73,7 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
         }
         let age = now.since(inst.launch_time);
         let runner = if naming::is_instance_id(&inst.id) {
-            runners_by_instance.get(inst.id.as_str()).copied()
+            runners_by_instance.get(&inst.id)
         } else {
             let name = naming::runner_name(config, &inst.id);
             fleet.runners.iter().rev().find(|r| r.name == name)
@@ -146,10 +146,9 @@ pub fn decide(config: &Config, fleet: &Fleet<'_>, now: Timestamp) -> Vec<Command
     }
 
     // Runners of this pool whose instance is gone.
-    let mut live_ids: Vec<&str> = live.iter().map(|i| i.id.as_str()).collect();
-    // Looked up once per runner and per token: sorted, so a fleet of thousands stays cheap.
-    live_ids.sort_unstable();
-    let is_live = |id: &str| live_ids.binary_search(&id).is_ok();
+    // Looked up once per runner and per token: indexed, so a fleet of thousands stays cheap.
+    let live_ids = IdIndex::new(live.iter().map(|i| (i.id.as_str(), ())));
+    let is_live = |id: &str| live_ids.contains(id);
     let mut pool_labels: Option<Vec<String>> = None;
     for runner in fleet.runners.iter() {
         if runner.busy || runner.online || fleet.unlisted_owners.contains(&runner.owner) {
