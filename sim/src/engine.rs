@@ -768,7 +768,7 @@ impl<'a> Sim<'a> {
         let scope = inst.scope;
         let runner = Runner {
             id: GitHub::runner_id(self.gh.runners.len()),
-            name: naming::runner_name(self.cfg, &inst.id),
+            name: naming::runner_name(self.cfg, &self.ec2.id_of(i)),
             online: true,
             busy: false,
             labels: self.runner_labels.clone(),
@@ -813,7 +813,7 @@ impl<'a> Sim<'a> {
                     Some(l) => Cow::Borrowed(l.name.as_str()),
                     None => Cow::Owned(naming::runner_name(
                         self.cfg,
-                        &self.ec2.instances[self.gh.runners[r].instance].id,
+                        &self.ec2.id_of(self.gh.runners[r].instance),
                     )),
                 }),
             };
@@ -959,7 +959,7 @@ impl<'a> Sim<'a> {
             let claim =
                 naming::launch_claim_parameter(&self.cfg.prefix, job.job_id, job.run_attempt);
             batch.push(JobMessage {
-                message_id: msg.id.clone(),
+                message_id: self.sqs.id_of(m),
                 job: *job,
                 receive_count: msg.receive_count,
                 status: if check {
@@ -1056,10 +1056,10 @@ impl<'a> Sim<'a> {
             .tokens
             .iter()
             .map(|(i, t)| {
-                let id = &self.ec2.instances[*i].id;
+                let id = self.ec2.id_of(*i);
                 TokenParameter {
-                    name: naming::token_parameter(&self.cfg.prefix, id),
-                    instance_id: id.clone(),
+                    name: naming::token_parameter(&self.cfg.prefix, &id),
+                    instance_id: id,
                     last_modified: Timestamp(*t),
                 }
             })
@@ -1154,7 +1154,7 @@ impl<'a> Sim<'a> {
         let inst = &self.ec2.instances[i];
         let instance = self.ec2.described_of(i).cloned().or_else(|| {
             Some(flotilla_core::model::Instance {
-                id: inst.id.clone(),
+                id: self.ec2.id_of(i),
                 state: inst.state,
                 launch_time: Timestamp(inst.launched_at),
                 instance_type: self.prices.type_name(inst.type_id).to_string(),
@@ -1167,7 +1167,7 @@ impl<'a> Sim<'a> {
         let runner = inst.runner.and_then(|r| self.gh.listed_of(r).cloned());
         InterruptionNotice {
             kind,
-            instance_id: inst.id.clone(),
+            instance_id: self.ec2.id_of(i),
             instance,
             runner,
         }
@@ -1353,8 +1353,8 @@ impl<'a> Sim<'a> {
             let prices = self.prices;
             let type_name = prices.type_name(pool.type_id);
             self.ec2.add_tagged(
+                id.clone(),
                 SimInstance {
-                    id: id.clone(),
                     type_id: pool.type_id,
                     az: pool.az,
                     capacity: req.capacity_type,

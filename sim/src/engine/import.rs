@@ -30,7 +30,6 @@ fn sim_instance(inst: &Instance, gh: &mut GitHub) -> SimInstance {
         .unwrap_or_default();
     let raw = tags::render(&inst.tags);
     SimInstance {
-        id: inst.id.clone(),
         type_id: TypeId(0),
         az: AzId(0),
         capacity: inst.capacity_type,
@@ -81,9 +80,9 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
         let si = sim_instance(inst, &mut sim.gh);
         let type_name = inst.instance_type.clone();
         if inst.state.is_live() {
-            sim.ec2.add(si, &type_name);
+            sim.ec2.add(inst.id.clone(), si, &type_name);
         } else {
-            sim.ec2.add_gone(si);
+            sim.ec2.add_gone(&inst.id, si);
         }
     }
     for r in fleet.runners.iter() {
@@ -91,7 +90,7 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
         let instance =
             match naming::instance_of_runner(config, &r.name).and_then(|id| sim.ec2.index_of(id)) {
                 Some(i) => i,
-                None => sim.ec2.add_gone(gone_instance(&r.name, scope)),
+                None => sim.ec2.add_gone(&r.name, gone_instance(scope)),
             };
         let idx = sim.gh.runners.len();
         let busy_with = r.busy.then(|| {
@@ -127,7 +126,7 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
     for t in fleet.tokens.iter() {
         let i = match sim.ec2.index_of(&t.instance_id) {
             Some(i) => i,
-            None => sim.ec2.add_gone(gone_instance(&t.instance_id, 0)),
+            None => sim.ec2.add_gone(&t.instance_id, gone_instance(0)),
         };
         sim.ssm.tokens.insert(i, t.last_modified.0);
     }
@@ -206,9 +205,8 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
     }
 }
 
-fn gone_instance(id: &str, scope: usize) -> SimInstance {
+fn gone_instance(scope: usize) -> SimInstance {
     SimInstance {
-        id: id.to_string(),
         type_id: TypeId(0),
         az: AzId(0),
         capacity: CapacityType::Spot,
@@ -254,9 +252,9 @@ fn observe_interruption(sim: &mut Sim<'_>, observation: &Observation<'_>) -> Tab
     };
     let si = sim_instance(inst, &mut sim.gh);
     let i = if inst.state.is_live() {
-        sim.ec2.add(si, &inst.instance_type)
+        sim.ec2.add(inst.id.clone(), si, &inst.instance_type)
     } else {
-        sim.ec2.add_gone(si)
+        sim.ec2.add_gone(&inst.id, si)
     };
     if let Some(r) = &notice.runner {
         let scope = sim.gh.scope_id(&r.owner);

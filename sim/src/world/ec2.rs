@@ -12,7 +12,6 @@ use crate::prices::{AzId, PriceBook, TypeId};
 /// One instance of the simulated account.
 #[derive(Clone, Debug)]
 pub struct SimInstance {
-    pub id: String,
     pub type_id: TypeId,
     pub az: AzId,
     pub capacity: CapacityType,
@@ -37,9 +36,22 @@ pub struct SimInstance {
     pub interrupted: bool,
 }
 
-/// Instance ids are `i-` and 17 hex digits of a counter, so an id maps back to its index.
+/// Instance ids are `i-` and 17 hex digits of a counter, so an id maps back to its index (and
+/// a launched instance keeps no copy of its id).
 pub fn instance_id(index: usize) -> String {
-    format!("i-{:017x}", index as u64 + 0x0a00_0000_0000)
+    String::from_utf8(instance_id_bytes(index).to_vec()).expect("ascii")
+}
+
+/// [`instance_id`] without allocating.
+fn instance_id_bytes(index: usize) -> [u8; 19] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut n = index as u64 + 0x0a00_0000_0000;
+    let mut id = *b"i-00000000000000000";
+    for digit in id[2..].iter_mut().rev() {
+        *digit = HEX[(n & 0xf) as usize];
+        n >>= 4;
+    }
+    id
 }
 
 /// What `u64::from_str_radix(rest, 16)` reads (a leading `+`, either case, overflow refused),
@@ -77,8 +89,10 @@ pub struct Ec2 {
     described_owner: Vec<usize>,
     /// Live instances per (type, zone), for the diversified strategy.
     live_per_pool: BTreeMap<(u32, u32), u32>,
-    /// Ids not of the simulator's own form (imported scenario state).
+    /// Ids not of the simulator's own form (imported scenario state): id → index, and the id
+    /// of every index whose id is not `instance_id(index)`.
     foreign: BTreeMap<String, usize>,
+    foreign_ids: BTreeMap<usize, String>,
     /// Described instances by the job attempt they were launched for: (job id, run attempt,
     /// instance index). Scale-up describes only these, so a delivery does not walk the fleet.
     by_launched_for: BTreeSet<(u64, u32, usize)>,
@@ -106,41 +120,63 @@ impl Ec2 {
     /// The index of an instance by id.
     pub fn index_of(&self, id: &str) -> Option<usize> {
         instance_index(id)
-            .filter(|i| self.instances.get(*i).is_some_and(|x| x.id == id))
+            .filter(|&i| i < self.instances.len() && self.has_id(i, id))
             .or_else(|| self.foreign.get(id).copied())
     }
 
-    /// Adds an instance that is already gone (imported state: a token or runner outliving it).
-    pub fn add_gone(&mut self, inst: SimInstance) -> usize {
-        let idx = self.instances.len();
-        if instance_index(&inst.id) != Some(idx) {
-            self.foreign.insert(inst.id.clone(), idx);
+    fn has_id(&self, idx: usize, id: &str) -> bool {
+        match self.foreign_ids.get(&idx) {
+            Some(foreign) => foreign == id,
+            None => instance_id_bytes(idx) == id.as_bytes(),
         }
+    }
+
+    /// The id of an instance.
+    pub fn id_of(&self, idx: usize) -> String {
+        match self.foreign_ids.get(&idx) {
+            Some(foreign) => foreign.clone(),
+            None => instance_id(idx),
+        }
+    }
+
+    /// Records the id of the instance about to get index `idx`, if it is not the simulator's own.
+    fn note_id(&mut self, idx: usize, id: &str) {
+        if instance_index(id) != Some(idx) {
+            self.foreign.insert(id.to_string(), idx);
+        }
+        if instance_id_bytes(idx) != id.as_bytes() {
+            self.foreign_ids.insert(idx, id.to_string());
+        }
+    }
+
+    /// Adds an instance that is already gone (imported state: a token or runner outliving it).
+    pub fn add_gone(&mut self, id: &str, inst: SimInstance) -> usize {
+        let idx = self.instances.len();
+        self.note_id(idx, id);
         self.instances.push(inst);
         self.described_pos.push(None);
         idx
     }
 
     /// Adds a live instance described with its raw tags (imported state).
-    pub fn add(&mut self, mut inst: SimInstance, type_name: &str) -> usize {
+    pub fn add(&mut self, id: String, mut inst: SimInstance, type_name: &str) -> usize {
         let parsed = tags::parse(inst.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         inst.raw_tags = BTreeMap::new();
-        self.add_tagged(inst, type_name, parsed)
+        self.add_tagged(id, inst, type_name, parsed)
     }
 
     /// Adds a live instance with its tags already parsed (a launch).
     pub fn add_tagged(
         &mut self,
+        id: String,
         inst: SimInstance,
         type_name: &str,
         parsed: InstanceTags,
     ) -> usize {
         let idx = self.instances.len();
-        if instance_index(&inst.id) != Some(idx) {
-            self.foreign.insert(inst.id.clone(), idx);
-        }
+        self.note_id(idx, &id);
         let described = Instance {
-            id: inst.id.clone(),
+            id,
             state: inst.state,
             launch_time: flotilla_core::Timestamp(inst.launched_at),
             instance_type: type_name.to_string(),
@@ -431,6 +467,68 @@ mod tests {
         }
         assert_eq!(instance_index("x"), None);
         assert_eq!(instance_id(0).len(), 19);
+        // Built by hand, as `format!` wrote it.
+        for i in (0..5_000usize).chain([
+            0xffff,
+            1 << 40,
+            usize::MAX >> 8,
+            usize::MAX - 0x0a00_0000_0000,
+        ]) {
+            assert_eq!(
+                instance_id(i),
+                format!("i-{:017x}", i as u64 + 0x0a00_0000_0000)
+            );
+        }
+    }
+
+    #[test]
+    fn imported_ids_of_any_form_are_found_and_kept() {
+        let gone = || SimInstance {
+            type_id: TypeId(0),
+            az: AzId(0),
+            capacity: CapacityType::Spot,
+            launched_at: 0,
+            state: InstanceState::Terminated,
+            ended_at: Some(0),
+            raw_tags: BTreeMap::new(),
+            runner: None,
+            token: false,
+            registering: false,
+            scope: 0,
+            reclaim_at: None,
+            interrupted: false,
+        };
+        let mut ec2 = Ec2::default();
+        // Its own form at its own index; its own form at another index; another case of the
+        // same number; not an instance id at all.
+        let ids = [
+            instance_id(0),
+            instance_id(7),
+            instance_id(2).to_uppercase(),
+            "runner-x".into(),
+        ];
+        for id in &ids {
+            ec2.add_gone(id, gone());
+        }
+        for (idx, id) in ids.iter().enumerate() {
+            assert_eq!(ec2.index_of(id), Some(idx), "{id}");
+            assert_eq!(ec2.id_of(idx), *id);
+        }
+        assert_eq!(ec2.index_of(&instance_id(1)), None);
+        assert_eq!(ec2.index_of(&instance_id(2)), None);
+        // A launch at index 4 gets the simulator's id for 4.
+        let idx = ec2.add_tagged(
+            instance_id(4),
+            SimInstance {
+                state: InstanceState::Pending,
+                ended_at: None,
+                ..gone()
+            },
+            "m7i.large",
+            InstanceTags::default(),
+        );
+        assert_eq!((idx, ec2.id_of(4)), (4, instance_id(4)));
+        assert_eq!(ec2.index_of(&instance_id(4)), Some(4));
     }
 
     fn pool(ty: u32, az: u32, priority: usize, price: f64, bucket: u8) -> Pool {

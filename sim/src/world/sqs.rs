@@ -2,7 +2,7 @@
 //! batches (receive count +1), and either go away with the batch or come back after a
 //! visibility delay.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use flotilla_core::model::QueuedJob;
 
@@ -17,7 +17,6 @@ pub enum MessageState {
 
 #[derive(Clone, Debug)]
 pub struct Message {
-    pub id: String,
     /// The body, until the message is settled.
     pub job: Option<Box<QueuedJob>>,
     pub attempt: usize,
@@ -34,9 +33,31 @@ impl Message {
     }
 }
 
+/// The id the simulator gives message `idx`.
+fn own_id(idx: usize) -> String {
+    let mut id = String::with_capacity(16);
+    id.push_str("msg-");
+    flotilla_core::naming::push_decimal(&mut id, idx as u64);
+    id
+}
+
+/// Whether `id` is [`own_id`]`(idx)`, without building it: `msg-` and the index in decimal,
+/// no sign, no leading zero.
+fn is_own_id(id: &str, idx: usize) -> bool {
+    id.strip_prefix("msg-").is_some_and(|n| {
+        n.bytes().all(|b| b.is_ascii_digit())
+            && (n == "0" || !n.starts_with('0'))
+            && n.parse::<usize>() == Ok(idx)
+    })
+}
+
 #[derive(Default)]
 pub struct BuildQueue {
     pub messages: Vec<Message>,
+    /// Ids not of the form `msg-{index}` (imported scenario state): id → first index with it,
+    /// and the id of each such index. The rest keep no copy of their id.
+    foreign: BTreeMap<String, usize>,
+    foreign_ids: BTreeMap<usize, String>,
     /// (visible_at, index) of waiting messages.
     waiting: BTreeSet<(i64, usize)>,
     pub requests: u64,
@@ -52,10 +73,16 @@ impl BuildQueue {
         now: i64,
         delay_ms: i64,
     ) -> (usize, i64) {
-        let mut id = String::with_capacity(16);
-        id.push_str("msg-");
-        flotilla_core::naming::push_decimal(&mut id, self.messages.len() as u64);
-        self.send_as(id, job, attempt, now, delay_ms)
+        let idx = self.messages.len();
+        self.push(idx, job, attempt, now, delay_ms)
+    }
+
+    /// The id of message `idx`.
+    pub fn id_of(&self, idx: usize) -> String {
+        match self.foreign_ids.get(&idx) {
+            Some(id) => id.clone(),
+            None => own_id(idx),
+        }
     }
 
     /// Sends with a given message id (imported scenario state).
@@ -68,9 +95,23 @@ impl BuildQueue {
         delay_ms: i64,
     ) -> (usize, i64) {
         let idx = self.messages.len();
+        if !is_own_id(&id, idx) {
+            self.foreign.entry(id.clone()).or_insert(idx);
+            self.foreign_ids.insert(idx, id);
+        }
+        self.push(idx, job, attempt, now, delay_ms)
+    }
+
+    fn push(
+        &mut self,
+        idx: usize,
+        job: QueuedJob,
+        attempt: usize,
+        now: i64,
+        delay_ms: i64,
+    ) -> (usize, i64) {
         let visible_at = now + delay_ms;
         self.messages.push(Message {
-            id,
             job: Some(Box::new(job)),
             attempt,
             sent_at: now,
@@ -86,8 +127,14 @@ impl BuildQueue {
     pub fn index_of(&self, id: &str) -> Option<usize> {
         id.strip_prefix("msg-")
             .and_then(|n| n.parse::<usize>().ok())
-            .filter(|i| self.messages.get(*i).is_some_and(|m| m.id == id))
-            .or_else(|| self.messages.iter().position(|m| m.id == id))
+            .filter(|&i| {
+                i < self.messages.len()
+                    && match self.foreign_ids.get(&i) {
+                        Some(foreign) => foreign == id,
+                        None => is_own_id(id, i),
+                    }
+            })
+            .or_else(|| self.foreign.get(id).copied())
     }
 
     pub fn visible_count(&self, now: i64) -> usize {
@@ -149,5 +196,71 @@ impl BuildQueue {
         m.state = MessageState::Expired;
         m.release_body();
         self.expired += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_core::model::{OwnerType, RepoRef};
+
+    fn job() -> QueuedJob {
+        QueuedJob {
+            job_id: 1,
+            run_id: 1,
+            run_attempt: 1,
+            repo: RepoRef {
+                owner: "acme".into(),
+                name: "api".into(),
+                owner_type: OwnerType::Organization,
+            },
+            installation_id: None,
+            labels: Vec::new(),
+            queued_at: None,
+        }
+    }
+
+    #[test]
+    fn own_ids_are_recognised_without_being_built() {
+        for (id, idx) in [("msg-0", 0), ("msg-7", 7), ("msg-1234567", 1_234_567)] {
+            assert!(is_own_id(id, idx), "{id}");
+            assert_eq!(own_id(idx), id);
+        }
+        for (id, idx) in [
+            ("msg-00", 0),
+            ("msg-07", 7),
+            ("msg-+7", 7),
+            ("msg-7", 8),
+            ("msg-", 0),
+            ("msg-7 ", 7),
+            ("m-7", 7),
+            ("7", 7),
+        ] {
+            assert!(!is_own_id(id, idx), "{id}");
+        }
+    }
+
+    #[test]
+    fn imported_ids_of_any_form_are_found_and_kept() {
+        let mut q = BuildQueue::default();
+        // Own form at its own index; own form of another index (twice: the first is found);
+        // a leading zero; anything else. Then a message sent by the simulator.
+        let ids = ["msg-0", "msg-9", "msg-9", "msg-03", "9f1c-uuid"];
+        for id in ids {
+            q.send_as(id.to_string(), job(), 0, 0, 0);
+        }
+        let (own, _) = q.send(job(), 0, 0, 0);
+        assert_eq!((own, q.id_of(own)), (5, "msg-5".to_string()));
+        for (idx, id) in ids.iter().enumerate() {
+            assert_eq!(q.id_of(idx), *id);
+        }
+        assert_eq!(q.index_of("msg-0"), Some(0));
+        assert_eq!(q.index_of("msg-9"), Some(1));
+        assert_eq!(q.index_of("msg-03"), Some(3));
+        assert_eq!(q.index_of("9f1c-uuid"), Some(4));
+        assert_eq!(q.index_of("msg-5"), Some(5));
+        // Index 3's own id is not its id, and 6 does not exist.
+        assert_eq!(q.index_of("msg-3"), None);
+        assert_eq!(q.index_of("msg-6"), None);
     }
 }
