@@ -4,8 +4,7 @@
 //! a replay does. If the simulator observes what a Lambda would, `decide` on its observation
 //! gives the scenario's commands.
 
-use flotilla_core::config::CapacityType;
-use flotilla_core::model::{Instance, InstanceState};
+use flotilla_core::model::Instance;
 use flotilla_core::observation::{InterruptionNotice, JobStatus};
 use flotilla_core::{naming, tags, Config, Observation};
 
@@ -90,7 +89,7 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
         let instance =
             match naming::instance_of_runner(config, &r.name).and_then(|id| sim.ec2.index_of(id)) {
                 Some(i) => i,
-                None => sim.ec2.add_gone(&r.name, gone_instance(scope)),
+                None => sim.ec2.add_gone(&r.name, SimInstance::gone(scope)),
             };
         let idx = sim.gh.runners.len();
         let busy_with = r.busy.then(|| {
@@ -126,7 +125,7 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
     for t in fleet.tokens.iter() {
         let i = match sim.ec2.index_of(&t.instance_id) {
             Some(i) => i,
-            None => sim.ec2.add_gone(&t.instance_id, gone_instance(0)),
+            None => sim.ec2.add_gone(&t.instance_id, SimInstance::gone(0)),
         };
         sim.ssm.tokens.insert(i, t.last_modified.0);
     }
@@ -202,24 +201,6 @@ pub fn observe_like(config: &Config, observation: &Observation<'_>) -> TableCase
             }))
         }
         _ => unreachable!("handled above"),
-    }
-}
-
-fn gone_instance(scope: usize) -> SimInstance {
-    SimInstance {
-        type_id: TypeId(0),
-        az: AzId(0),
-        capacity: CapacityType::Spot,
-        launched_at: 0,
-        state: InstanceState::Terminated,
-        ended_at: Some(0),
-        raw_tags: Default::default(),
-        runner: None,
-        token: false,
-        registering: false,
-        scope,
-        reclaim_at: None,
-        interrupted: false,
     }
 }
 

@@ -36,6 +36,27 @@ pub struct SimInstance {
     pub interrupted: bool,
 }
 
+impl SimInstance {
+    /// An instance already gone: imported state that names it (a token or runner outliving it).
+    pub fn gone(scope: usize) -> Self {
+        SimInstance {
+            type_id: TypeId(0),
+            az: AzId(0),
+            capacity: CapacityType::Spot,
+            launched_at: 0,
+            state: InstanceState::Terminated,
+            ended_at: Some(0),
+            raw_tags: BTreeMap::new(),
+            runner: None,
+            token: false,
+            registering: false,
+            scope,
+            reclaim_at: None,
+            interrupted: false,
+        }
+    }
+}
+
 /// Instance ids are `i-` and 17 hex digits of a counter, so an id maps back to its index (and
 /// a launched instance keeps no copy of its id).
 pub fn instance_id(index: usize) -> String {
@@ -483,21 +504,7 @@ mod tests {
 
     #[test]
     fn imported_ids_of_any_form_are_found_and_kept() {
-        let gone = || SimInstance {
-            type_id: TypeId(0),
-            az: AzId(0),
-            capacity: CapacityType::Spot,
-            launched_at: 0,
-            state: InstanceState::Terminated,
-            ended_at: Some(0),
-            raw_tags: BTreeMap::new(),
-            runner: None,
-            token: false,
-            registering: false,
-            scope: 0,
-            reclaim_at: None,
-            interrupted: false,
-        };
+        let gone = || SimInstance::gone(0);
         let mut ec2 = Ec2::default();
         // Its own form at its own index; its own form at another index; another case of the
         // same number; not an instance id at all.
