@@ -137,6 +137,15 @@ pub struct InstanceTags {
     pub deregister_pending: Option<Timestamp>,
 }
 
+impl InstanceTags {
+    /// The job attempt (job id, run attempt) the instance was launched for: scale-up matches a
+    /// queued job to it, an absent attempt tag reading as the first attempt.
+    pub fn launched_for_attempt(&self) -> Option<(u64, u32)> {
+        self.launched_for
+            .map(|job| (job, self.run_attempt.unwrap_or(1)))
+    }
+}
+
 /// A job of a workflow run, enough to re-run it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JobRef {

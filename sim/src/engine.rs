@@ -418,8 +418,8 @@ impl<'a> Sim<'a> {
         self.books.reserve(n);
         self.arrivals.reserve(n);
         // Re-runs add attempts and messages, and ephemeral runners an instance and a runner per
-        // attempt: a quarter more, so that a vector of a hundred megabytes is not doubled and copied near
-        // its end (the headroom is address space; untouched pages cost no memory).
+        // attempt: a quarter more, so that a vector of a hundred megabytes is not doubled and
+        // copied near its end (the headroom is address space; untouched pages cost no memory).
         let headroom = n + n / 4;
         self.gh.attempts.reserve(headroom);
         self.sqs.messages.reserve(headroom);

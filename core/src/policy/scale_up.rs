@@ -215,10 +215,9 @@ impl<'f> FleetIndex<'f> {
         let mut live = other_live_instances;
         for instance in fleet.live_instances() {
             live += 1;
-            let Some(job_id) = instance.tags.launched_for else {
+            let Some(key) = instance.tags.launched_for_attempt() else {
                 continue;
             };
-            let key = (job_id, instance.tags.run_attempt.unwrap_or(1));
             let first = attempts.partition_point(|&(j, a, _)| (j, a) < key);
             for &(_, _, m) in attempts[first..]
                 .iter()
@@ -831,8 +830,8 @@ mod tests {
             .collect();
         let of_the_batch = |i: &Instance| {
             i.tags
-                .launched_for
-                .is_some_and(|j| wanted.contains(&(j, i.tags.run_attempt.unwrap_or(1))))
+                .launched_for_attempt()
+                .is_some_and(|key| wanted.contains(&key))
         };
         let kept: Vec<Instance> = batch
             .fleet

@@ -117,14 +117,6 @@ pub struct Ec2 {
     /// Described instances by the job attempt they were launched for: (job id, run attempt,
     /// instance index). Scale-up describes only these, so a delivery does not walk the fleet.
     by_launched_for: BTreeSet<(u64, u32, usize)>,
-    /// Described instances whose state is live (pending or running).
-    live_described: u64,
-}
-
-/// The job attempt an instance was launched for, as scale-up matches it.
-fn launch_key(tags: &InstanceTags) -> Option<(u64, u32)> {
-    tags.launched_for
-        .map(|job| (job, tags.run_attempt.unwrap_or(1)))
 }
 
 impl Ec2 {
@@ -208,10 +200,9 @@ impl Ec2 {
             .live_per_pool
             .entry((inst.type_id.0, inst.az.0))
             .or_default() += 1;
-        if let Some((job, attempt)) = launch_key(&described.tags) {
+        if let Some((job, attempt)) = described.tags.launched_for_attempt() {
             self.by_launched_for.insert((job, attempt, idx));
         }
-        self.live_described += u64::from(described.state.is_live());
         self.instances.push(inst);
         self.described_pos.push(Some(self.described.len()));
         self.described_owner.push(idx);
@@ -222,10 +213,7 @@ impl Ec2 {
     pub fn set_state(&mut self, idx: usize, state: InstanceState) {
         self.instances[idx].state = state;
         if let Some(p) = self.described_pos[idx] {
-            let was_live = self.described[p].state.is_live();
             self.described[p].state = state;
-            self.live_described =
-                self.live_described - u64::from(was_live) + u64::from(state.is_live());
         }
     }
 
@@ -261,9 +249,9 @@ impl Ec2 {
     /// Changes a described instance's tags, keeping the launched-for index in step.
     fn retag(&mut self, idx: usize, p: usize, change: impl FnOnce(&mut InstanceTags)) {
         let tags = &mut self.described[p].tags;
-        let before = launch_key(tags);
+        let before = tags.launched_for_attempt();
         change(tags);
-        let after = launch_key(tags);
+        let after = tags.launched_for_attempt();
         if before != after {
             if let Some((job, attempt)) = before {
                 self.by_launched_for.remove(&(job, attempt, idx));
@@ -296,7 +284,8 @@ impl Ec2 {
             .iter()
             .map(|&p| self.described[p].clone())
             .collect();
-        let others = self.live_described - kept.len() as u64;
+        // Described instances are live: a terminated one leaves `described` (`remove_live`).
+        let others = (self.described.len() - kept.len()) as u64;
         // The index is held to the scan it saves in every debug replay (the tests run many).
         #[cfg(debug_assertions)]
         {
@@ -305,7 +294,9 @@ impl Ec2 {
                 .iter()
                 .filter(|i| {
                     i.state.is_live()
-                        && launch_key(&i.tags).is_some_and(|key| attempts.contains(&key))
+                        && i.tags
+                            .launched_for_attempt()
+                            .is_some_and(|key| attempts.contains(&key))
                 })
                 .collect();
             let live = self.described.iter().filter(|i| i.state.is_live()).count();
@@ -320,10 +311,9 @@ impl Ec2 {
         let Some(p) = self.described_pos[idx].take() else {
             return;
         };
-        if let Some((job, attempt)) = launch_key(&self.described[p].tags) {
+        if let Some((job, attempt)) = self.described[p].tags.launched_for_attempt() {
             self.by_launched_for.remove(&(job, attempt, idx));
         }
-        self.live_described -= u64::from(self.described[p].state.is_live());
         let last = self.described.len() - 1;
         self.described.swap_remove(p);
         let moved = self.described_owner.swap_remove(p);
